@@ -1,0 +1,200 @@
+"""A case folder: evidence manifest, Parquet store per source, DuckDB views over both.
+
+Layout of a case folder::
+
+    case.duckdb                  manifest and warnings tables, the ``timeline`` view
+    store/_schema.parquet        zero rows: keeps ``timeline`` valid on an empty case
+    store/<source>/<sha256>-<unit>.parquet   rows, zstd, streaming-sized row groups
+
+The view reads the Parquet files by a path relative to the case folder, so a case can be
+moved or copied whole; every connection sets DuckDB's ``file_search_path`` to the folder
+(from the DuckDB shell: ``cd`` into the case folder first). Connections are short-lived, so
+a notebook and the CLI can take turns on one case.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import duckdb
+import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from forensics.schema import CORE_COLUMNS, empty_table
+from forensics.timeutil import parse_iso
+
+__all__ = ["Case", "CaseError"]
+
+DB_NAME = "case.duckdb"
+STORE = "store"
+
+_MANIFEST_DDL = """
+CREATE TABLE IF NOT EXISTS manifest (
+    evidence_id VARCHAR,      -- sha256 of the evidence file
+    path VARCHAR,             -- absolute path as given
+    size BIGINT,
+    sha256 VARCHAR,
+    parser VARCHAR,
+    status VARCHAR,           -- ok | partial | failed | unrecognised | unreadable
+    reason VARCHAR,           -- one line when status is not ok
+    records BIGINT,
+    warnings BIGINT,          -- warning rows
+    lost BIGINT,              -- records counted as unreadable
+    seconds DOUBLE,
+    tool_version VARCHAR,
+    ingested_at TIMESTAMPTZ
+)"""
+_WARNINGS_DDL = """
+CREATE TABLE IF NOT EXISTS warnings (
+    evidence_id VARCHAR, source_file VARCHAR, parser VARCHAR, location VARCHAR,
+    "offset" BIGINT, reason VARCHAR, count BIGINT
+)"""
+_TIMELINE_VIEW = (
+    f"CREATE OR REPLACE VIEW timeline AS SELECT {', '.join(CORE_COLUMNS)} "
+    f"FROM read_parquet('{STORE}/*/*.parquet', union_by_name = true)"
+)
+_TYPES = {pa.int64(): pd.Int64Dtype(), pa.int32(): pd.Int32Dtype(), pa.string(): pd.StringDtype()}
+
+
+class CaseError(Exception):
+    """A case folder that cannot be created or used."""
+
+
+class Case:
+    """One investigation's folder. ``Case.open(path)`` creates it when absent."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = root
+
+    @classmethod
+    def open(cls, path: str | Path) -> Case:
+        root = Path(path).expanduser().resolve()
+        if root.exists() and not root.is_dir():
+            raise CaseError(f"{root} is not a folder")
+        root.mkdir(parents=True, exist_ok=True)
+        (root / STORE / "_schema").mkdir(parents=True, exist_ok=True)
+        placeholder = root / STORE / "_schema" / "empty.parquet"
+        if not placeholder.exists():
+            pq.write_table(empty_table(), placeholder)
+        case = cls(root)
+        with case.connect() as con:
+            con.execute(_MANIFEST_DDL)
+            con.execute(_WARNINGS_DDL)
+            con.execute(_TIMELINE_VIEW)
+        return case
+
+    def __repr__(self) -> str:
+        return f"Case({str(self.root)!r})"
+
+    @property
+    def store(self) -> Path:
+        return self.root / STORE
+
+    @contextmanager
+    def connect(self) -> Iterator[duckdb.DuckDBPyConnection]:
+        """A DuckDB connection to the case, closed on exit."""
+        con = duckdb.connect(str(self.root / DB_NAME))
+        try:
+            con.execute("SET file_search_path = ?", [str(self.root)])
+            con.execute("SET TimeZone = 'UTC'")
+            yield con
+        finally:
+            con.close()
+
+    # -- querying -------------------------------------------------------------------------
+    def sql(self, query: str, params: Sequence[Any] | None = None) -> pd.DataFrame:
+        """Run DuckDB SQL over the case (``timeline``, ``warnings``, ``manifest``) -> pandas."""
+        with self.connect() as con:
+            return to_pandas(con.sql(query, params=params or None).to_arrow_table())
+
+    def arrow(self, query: str, params: Sequence[Any] | None = None) -> pa.Table:
+        with self.connect() as con:
+            return con.sql(query, params=params or None).to_arrow_table()
+
+    def timeline(
+        self,
+        start: str | datetime | None = None,
+        end: str | datetime | None = None,
+        *,
+        columns: Iterable[str] | None = None,
+        where: str | None = None,
+        host: str | None = None,
+        code: str | int | None = None,
+        grep: str | None = None,
+        limit: int | None = None,
+    ) -> pd.DataFrame:
+        """Timeline rows in time order, filtered; ``where`` is extra DuckDB SQL."""
+        query, params = timeline_query(start, end, columns=columns, where=where, host=host, code=code, grep=grep, limit=limit)
+        return self.sql(query, params)
+
+    def manifest(self) -> pd.DataFrame:
+        return self.sql("SELECT * FROM manifest ORDER BY ingested_at, path")
+
+    def warnings(self) -> pd.DataFrame:
+        return self.sql('SELECT * FROM warnings ORDER BY source_file, "offset"')
+
+    def known_evidence(self) -> set[str]:
+        """sha256 of every evidence already ingested (status ok or partial)."""
+        with self.connect() as con:
+            rows = con.execute("SELECT evidence_id FROM manifest WHERE status IN ('ok', 'partial')").fetchall()
+        return {r[0] for r in rows}
+
+    def ingest(self, paths: Iterable[str | Path], **options: Any) -> Any:
+        """Ingest evidence files or folders into this case; see ``forensics.ingest.ingest``."""
+        from forensics.ingest import ingest
+
+        return ingest(self, paths, **options)
+
+
+def timeline_query(
+    start: str | datetime | None = None,
+    end: str | datetime | None = None,
+    *,
+    columns: Iterable[str] | None = None,
+    where: str | None = None,
+    host: str | None = None,
+    code: str | int | None = None,
+    grep: str | None = None,
+    limit: int | None = None,
+) -> tuple[str, list[Any]]:
+    """The SQL and parameters behind ``Case.timeline`` and ``tracehound timeline``."""
+    cols = list(columns) if columns else list(CORE_COLUMNS)
+    unknown = [c for c in cols if c not in CORE_COLUMNS]
+    if unknown:
+        raise CaseError(f"unknown timeline columns: {unknown}")
+    clauses, params = [], []
+    for bound, op in ((start, ">="), (end, "<=")):
+        if bound is not None:
+            when = parse_iso(bound) if isinstance(bound, str) else bound
+            if when is None or when.tzinfo is None:
+                raise CaseError(f"not an ISO 8601 time (UTC or with an offset): {bound!r}")
+            clauses.append(f"datetime {op} ?")
+            params.append(when)
+    if host:
+        clauses.append("lower(host_name) = lower(?)")
+        params.append(host)
+    if code is not None:
+        clauses.append("event_code = ?")
+        params.append(str(code))
+    if grep:
+        clauses.append("message ILIKE ?")
+        params.append(f"%{grep}%")
+    if where:
+        clauses.append(f"({where})")
+    query = f"SELECT {', '.join(cols)} FROM timeline"
+    if clauses:
+        query += " WHERE " + " AND ".join(clauses)
+    query += " ORDER BY datetime NULLS FIRST, source_file, source_record"
+    if limit:
+        query += f" LIMIT {int(limit)}"
+    return query, params
+
+
+def to_pandas(table: pa.Table) -> pd.DataFrame:
+    """Arrow -> pandas with nullable ints and strings, UTC microsecond times, maps as dicts."""
+    return table.to_pandas(types_mapper=_TYPES.get, maps_as_pydicts="lossy")

@@ -1,0 +1,277 @@
+"""Evidence -> case store: find files, hash them, pick parsers by content, parse in parallel.
+
+Each evidence file is hashed (sha256) while opened read-only; a file whose hash is already in
+the manifest is skipped, so re-ingesting adds no rows. Its parser (chosen by magic bytes, never
+by name) splits it into work units that run in a process pool, each writing its own Parquet
+file; the main process hashes the next file meanwhile. Anything that cannot be read becomes a
+located warning, and each file gets one manifest row with a status and a one-line reason.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import time
+from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import Future, ProcessPoolExecutor
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from forensics import __version__
+from forensics.case import Case, CaseError
+from forensics.schema import TIMELINE
+from parsers import HEAD_BYTES, Options, ParseWarning, Parser, by_name, sniff
+
+__all__ = ["FileResult", "IngestReport", "discover", "ingest", "sha256_file"]
+
+_EVIDENCE_ID = TIMELINE.get_field_index("evidence_id")
+_SOURCE_FILE = TIMELINE.get_field_index("source_file")
+Progress = Callable[..., None]
+
+
+@dataclass
+class FileResult:
+    """What happened to one evidence file."""
+
+    path: str
+    size: int = 0
+    sha256: str | None = None
+    parser: str | None = None
+    status: str = "ok"
+    reason: str = ""
+    records: int = 0
+    warnings: list[ParseWarning] = field(default_factory=list)
+    seconds: float = 0.0
+
+    @property
+    def lost(self) -> int:
+        return sum(w.count for w in self.warnings)
+
+
+@dataclass
+class IngestReport:
+    """Per-file results of one ingest run."""
+
+    files: list[FileResult] = field(default_factory=list)
+    seconds: float = 0.0
+
+    @property
+    def records(self) -> int:
+        return sum(f.records for f in self.files)
+
+    @property
+    def warnings(self) -> int:
+        return sum(len(f.warnings) for f in self.files)
+
+    @property
+    def ingested_anything(self) -> bool:
+        return any(f.status in ("ok", "partial", "duplicate") for f in self.files)
+
+
+def discover(paths: Iterable[str | Path], case_root: Path) -> Iterator[Path]:
+    """Files under the given paths, recursively, in a stable order; the case itself is
+    never evidence, and a case folder inside an evidence folder is refused."""
+    for given in paths:
+        path = Path(given).expanduser().absolute()
+        if path.is_dir():
+            if case_root == path.resolve() or case_root.is_relative_to(path.resolve()):
+                raise CaseError(f"the case folder {case_root} is inside the evidence folder {path}: choose a case folder outside it")
+            for root, dirs, files in os.walk(path):
+                dirs.sort()
+                for name in sorted(files):
+                    yield Path(root) / name
+        else:
+            yield path
+
+
+def sha256_file(path: Path, block: int = 1 << 20) -> str:
+    """sha256 of a file, read in blocks (never loaded whole)."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as fh:
+        while chunk := fh.read(block):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def ingest(
+    case: Case,
+    paths: Iterable[str | Path],
+    *,
+    options: Options | None = None,
+    jobs: int | None = None,
+    progress: Progress | None = None,
+) -> IngestReport:
+    """Ingest every file under ``paths`` into ``case``; never raises for bad evidence."""
+    options = options or Options()
+    jobs = jobs or os.cpu_count() or 1
+    report = IngestReport()
+    started = time.perf_counter()
+    known = case.known_evidence()
+    pool = ProcessPoolExecutor(max_workers=jobs) if jobs > 1 else None
+    pending: list[tuple[FileResult, list[Future], list[Path], float]] = []
+    finished: list[FileResult] = []  # recorded in the manifest in batches
+    try:
+        for path in discover(paths, case.root):
+            if path.is_relative_to(case.root):
+                continue
+            result, units = _prepare(path, known, options)
+            report.files.append(result)
+            if progress:
+                progress("file", result=result, units=len(units))
+            if not units:
+                if result.status != "duplicate":
+                    finished.append(result)
+                continue
+            known.add(result.sha256 or "")
+            outputs = [case.store / result.parser / f"{result.sha256}-{i:05d}.parquet" for i in range(len(units))]
+            outputs[0].parent.mkdir(parents=True, exist_ok=True)
+            jobs_args = [(result.parser, str(path), unit, options, str(out), result.sha256, str(path)) for unit, out in zip(units, outputs, strict=True)]
+            if pool is None:
+                futures = [_done(run_unit(*args)) for args in jobs_args]
+            else:
+                futures = [pool.submit(run_unit, *args) for args in jobs_args]
+            pending.append((result, futures, outputs, time.perf_counter()))
+            _collect(pending, finished, progress, block=False)
+            if len(finished) >= 256:
+                _record(case, finished)
+        _collect(pending, finished, progress, block=True)
+    finally:
+        _record(case, finished)
+        if pool is not None:
+            pool.shutdown(cancel_futures=True)
+    report.seconds = time.perf_counter() - started
+    return report
+
+
+def _prepare(path: Path, known: set[str], options: Options) -> tuple[FileResult, list[object]]:
+    """Hash, sniff and plan one file; a file that cannot go further gets its reason."""
+    result = FileResult(path=str(path))
+    try:
+        result.size = path.stat().st_size
+        if not os.access(path, os.R_OK):
+            raise PermissionError("permission denied")
+        result.sha256 = sha256_file(path)
+        if result.sha256 in known:
+            result.status, result.reason = "duplicate", "already ingested (same sha256)"
+            return result, []
+        if result.size == 0:
+            result.status, result.reason = "unrecognised", "empty file"
+            return result, []
+        with open(path, "rb") as fh:
+            head = fh.read(HEAD_BYTES)
+            parser = sniff(head)
+            if parser is None:
+                result.status, result.reason = "unrecognised", f"not a supported format (starts with {head[:8]!r})"
+                return result, []
+            result.parser = parser.name
+            return result, parser.plan(fh, result.size, options)
+    except OSError as exc:
+        result.status, result.reason = "unreadable", f"cannot read: {exc.strerror or exc}"
+    except Exception as exc:  # noqa: BLE001 - one bad file never stops the run
+        result.status, result.reason = "failed", f"{type(exc).__name__}: {exc}"
+    return result, []
+
+
+def run_unit(
+    parser_name: str, path: str, unit: object, options: Options, out: str, evidence_id: str, source_file: str
+) -> tuple[int, list[ParseWarning]]:
+    """Parse one work unit into one Parquet file (written under a temporary name)."""
+    parser: Parser = by_name(parser_name)
+    rows = 0
+    found: list[ParseWarning] = []
+    writer: pq.ParquetWriter | None = None
+    tmp = out + ".tmp"
+    try:
+        with open(path, "rb") as fh:
+            for item in parser.parse(fh, unit, options):
+                if isinstance(item, ParseWarning):
+                    found.append(item)
+                    continue
+                if writer is None:
+                    writer = pq.ParquetWriter(tmp, TIMELINE, compression="zstd")
+                writer.write_batch(_stamp(item, evidence_id, source_file))
+                rows += item.num_rows
+    except Exception as exc:  # noqa: BLE001 - reported as a warning on the unit
+        found.append(ParseWarning("unit", None, f"parser stopped: {type(exc).__name__}: {exc}", 0))
+    finally:
+        if writer is not None:
+            writer.close()
+    return rows, found
+
+
+def _stamp(batch: pa.RecordBatch, evidence_id: str, source_file: str) -> pa.RecordBatch:
+    """Fill the evidence id and source file columns the parser leaves to the ingest."""
+    n = batch.num_rows
+    columns = list(batch.columns)
+    if columns[_EVIDENCE_ID].null_count == n:
+        columns[_EVIDENCE_ID] = pa.array([evidence_id] * n, pa.string())
+    if columns[_SOURCE_FILE].null_count == n:
+        columns[_SOURCE_FILE] = pa.array([source_file] * n, pa.string())
+    return pa.RecordBatch.from_arrays(columns, schema=TIMELINE)
+
+
+def _done(value: Any) -> Future:
+    future: Future = Future()
+    future.set_result(value)
+    return future
+
+
+def _collect(pending: list, finished: list[FileResult], progress: Progress | None, *, block: bool) -> None:
+    """Finish files whose units are all done (in order): rename their outputs into place."""
+    while pending:
+        result, futures, outputs, started = pending[0]
+        if not block and not all(f.done() for f in futures):
+            return
+        pending.pop(0)
+        failed = 0
+        for future, out in zip(futures, outputs, strict=True):
+            try:
+                rows, found = future.result()
+            except Exception as exc:  # noqa: BLE001 - a crashed worker is a warning, not an abort
+                rows, found = 0, [ParseWarning("unit", None, f"worker failed: {exc}", 0)]
+                failed += 1
+            result.records += rows
+            result.warnings.extend(found)
+            tmp = Path(str(out) + ".tmp")
+            if tmp.exists():
+                tmp.replace(out)
+            if progress:
+                progress("unit", result=result, records=rows)
+        result.seconds += time.perf_counter() - started
+        if failed == len(futures):
+            result.status, result.reason = "failed", result.warnings[-1].reason
+        elif result.lost or failed or any(w.location == "unit" for w in result.warnings):
+            result.status = "partial"
+            result.reason = f"{result.lost} records unreadable, see warnings"
+        finished.append(result)
+        if progress:
+            progress("done", result=result)
+
+
+def _record(case: Case, results: list[FileResult]) -> None:
+    """Manifest rows and warnings of finished files, in one transaction."""
+    if not results:
+        return
+    now = datetime.now(UTC)
+    manifest = [
+        [
+            r.sha256, r.path, r.size, r.sha256, r.parser, r.status, r.reason, r.records,
+            len(r.warnings), r.lost, round(r.seconds, 3), __version__, now,
+        ]
+        for r in results
+    ]  # fmt: skip
+    warnings = [
+        [r.sha256, r.path, r.parser, w.location, w.offset, w.reason, w.count] for r in results for w in r.warnings
+    ]
+    with case.connect() as con:
+        con.execute("BEGIN")
+        con.executemany("INSERT INTO manifest VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", manifest)
+        if warnings:
+            con.executemany("INSERT INTO warnings VALUES (?, ?, ?, ?, ?, ?, ?)", warnings)
+        con.execute("COMMIT")
+    results.clear()

@@ -1,0 +1,87 @@
+"""Times into aware UTC, in one place: FILETIME, epoch, ISO 8601 variants -> UTC or None.
+
+Parsers never build datetimes themselves. A zero, invalid or out-of-range time is ``None``
+(stored as null), never a sentinel such as ``datetime.min`` (python-evtx's choice for zero)
+or a string with a trailing ``" UTC"`` (the Rust evtx bindings' record-header time).
+Resolution is the microsecond; finer digits (FILETIME's 100 ns) are truncated, not rounded,
+so a time never moves into the next second.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from datetime import UTC, datetime, timedelta
+
+import pyarrow as pa
+import pyarrow.compute as pc
+
+__all__ = ["TS", "filetime_to_utc", "iso_array", "parse_iso", "to_display"]
+
+TS = pa.timestamp("us", tz="UTC")
+_EPOCH_1601 = datetime(1601, 1, 1, tzinfo=UTC)
+_ISO = re.compile(
+    r"^\s*(\d{4})-(\d{2})-(\d{2})[T ](\d{2}):(\d{2}):(\d{2})(?:[.,](\d+))?\s*"
+    r"(Z|UTC|[+-]\d{2}:?\d{2})?\s*$",
+    re.IGNORECASE,
+)
+
+
+def filetime_to_utc(value: int) -> datetime | None:
+    """Windows FILETIME (100 ns ticks since 1601) to aware UTC; zero or absurd -> None."""
+    if not value or value < 0:
+        return None
+    try:
+        return _EPOCH_1601 + timedelta(microseconds=value // 10)
+    except OverflowError:
+        return None
+
+
+def parse_iso(text: str | None, *, naive_is_utc: bool = True) -> datetime | None:
+    """Parse the ISO 8601 shapes event logs write (``T`` or space, 0-9 fraction digits,
+    ``Z``/``UTC``/offset or none) into aware UTC. Unparseable or FILETIME zero -> None."""
+    if not text:
+        return None
+    m = _ISO.match(text)
+    if not m:
+        return None
+    year, month, day, hour, minute, second, frac, zone = m.groups()
+    micro = int((frac or "0")[:6].ljust(6, "0"))
+    try:
+        dt = datetime(int(year), int(month), int(day), int(hour), int(minute), int(second), micro)
+    except ValueError:
+        return None
+    if zone is None or zone.upper() in ("Z", "UTC"):
+        if zone is None and not naive_is_utc:
+            return None
+        dt = dt.replace(tzinfo=UTC)
+        return None if dt == _EPOCH_1601 else dt
+    sign = 1 if zone[0] == "+" else -1
+    digits = zone[1:].replace(":", "")
+    offset = timedelta(hours=int(digits[:2]), minutes=int(digits[2:]))
+    return (dt - sign * offset).replace(tzinfo=UTC)
+
+
+def iso_array(values: Sequence[str | None]) -> pa.Array:
+    """Vectorised ISO strings -> ``timestamp[us, UTC]``; Arrow's cast is the fast path,
+    the Python parser the fallback for variants it rejects (7 fraction digits, no zone)."""
+    arr = pa.array(values, type=pa.string())
+    try:
+        out = arr.cast(TS)
+    except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
+        out = pa.array([parse_iso(v) for v in values], type=TS)
+    zero = pc.equal(out, pa.scalar(_EPOCH_1601, type=TS))
+    if pc.any(zero).as_py():
+        out = pc.if_else(zero, pa.scalar(None, type=TS), out)
+    return out
+
+
+def to_display(value: datetime | None, tz: str = "UTC") -> str:
+    """Presentation only: render a UTC time in a display zone (ISO, microseconds)."""
+    if value is None:
+        return ""
+    if tz != "UTC":
+        from zoneinfo import ZoneInfo
+
+        value = value.astimezone(ZoneInfo(tz))
+    return value.isoformat(timespec="microseconds")

@@ -1,0 +1,1 @@
+"""Writers that produce evidence formats (test fixtures, the sample case)."""

@@ -1,0 +1,57 @@
+"""What every parser is: a sniffer on the first bytes, a work plan, a streaming reader.
+
+A parser reads a binary file-like object (a loose file or, later, a file inside an image) and
+yields Arrow record batches in the timeline schema, interleaved with ``ParseWarning``s for
+whatever it could not read. ``plan`` splits one input into independent work units (EVTX
+chunk ranges, say) so that one large file can use every core; units are picklable.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import BinaryIO, ClassVar
+
+import pyarrow as pa
+
+__all__ = ["HEAD_BYTES", "Options", "ParseWarning", "Parser"]
+
+#: How many leading bytes ``sniff`` sees.
+HEAD_BYTES = 4096
+
+
+@dataclass(frozen=True, slots=True)
+class ParseWarning:
+    """A record (or a run of records) that could not be read, located in the input."""
+
+    location: str
+    offset: int | None
+    reason: str
+    count: int = 1
+
+
+@dataclass(frozen=True, slots=True)
+class Options:
+    """Parsing options chosen by the investigator."""
+
+    evtx_backend: str = "rust"
+    batch_rows: int = 65_536
+
+
+class Parser:
+    """Base class: subclasses set ``name`` (the timeline ``source``) and implement
+    ``sniff`` and ``parse``; ``plan`` defaults to one unit for the whole input."""
+
+    name: ClassVar[str] = ""
+
+    def sniff(self, head: bytes) -> bool:
+        """True when ``head`` (the first HEAD_BYTES bytes) is this parser's format."""
+        raise NotImplementedError
+
+    def plan(self, fh: BinaryIO, size: int, options: Options) -> list[object]:
+        """Independent work units for one input; each is handed to ``parse``."""
+        return [None]
+
+    def parse(self, fh: BinaryIO, unit: object, options: Options) -> Iterator[pa.RecordBatch | ParseWarning]:
+        """Rows (record batches in the TIMELINE schema) and warnings for one unit."""
+        raise NotImplementedError

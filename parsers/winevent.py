@@ -1,0 +1,346 @@
+"""Windows events -> timeline rows: the mapping shared by every Windows event source.
+
+EVTX (any backend) and the JSON exports (evtx_dump, winlogbeat/NXLog/OTRF) first reduce an
+event to one canonical flat shape, then ``to_row`` maps it into the core columns. One mapping
+means a Sysmon 1 read from an .evtx and the same event read from its JSON export give the
+same row, which the tests check on the SigmaHQ regression data.
+
+Canonical shape: ``system`` holds the ``<System>`` values under dissect-style names
+(``Provider_Name``, ``EventID``, ``TimeCreated_SystemTime``, ``Execution_ProcessID``,
+``Security_UserID``, ...); ``data`` holds ``<EventData>``/``<UserData>`` leaves by name
+(unnamed ``<Data>`` become ``Data[1]``, ``Data[2]``...). Values are strings or None.
+
+References: Microsoft event schema (learn.microsoft.com/windows/win32/wes/eventschema-schema),
+Sysmon event ids (learn.microsoft.com/sysinternals/downloads/sysmon), ECS field reference.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+__all__ = ["flatten_json_event", "text", "to_row"]
+
+#: <System> values that become core columns rather than fields.
+_SYSTEM_CORE = frozenset({"Provider_Name", "EventID", "Channel", "Computer", "TimeCreated_SystemTime"})
+
+_SYSMON = "Microsoft-Windows-Sysmon"
+_SECURITY = "Microsoft-Windows-Security-Auditing"
+
+_SYSMON_ACTIONS = {
+    "1": "process-created", "2": "file-creation-time-changed", "3": "network-connection",
+    "4": "sysmon-state-changed", "5": "process-terminated", "6": "driver-loaded",
+    "7": "image-loaded", "8": "remote-thread-created", "9": "raw-access-read",
+    "10": "process-accessed", "11": "file-created", "12": "registry-object-added-or-deleted",
+    "13": "registry-value-set", "14": "registry-object-renamed", "15": "file-stream-created",
+    "16": "sysmon-config-changed", "17": "pipe-created", "18": "pipe-connected",
+    "19": "wmi-filter", "20": "wmi-consumer", "21": "wmi-binding", "22": "dns-query",
+    "23": "file-deleted", "24": "clipboard-changed", "25": "process-tampering",
+    "26": "file-delete-logged", "27": "file-block-executable", "28": "file-block-shredding",
+    "29": "file-executable-detected", "255": "sysmon-error",
+}  # fmt: skip
+_SECURITY_ACTIONS = {
+    "1102": "audit-log-cleared", "4624": "logged-in", "4625": "logon-failed",
+    "4634": "logged-out", "4647": "user-initiated-logout", "4648": "logged-in-explicit",
+    "4656": "object-handle-requested", "4657": "registry-value-modified",
+    "4661": "object-handle-requested", "4662": "object-operation", "4663": "object-accessed",
+    "4672": "special-privileges-assigned", "4688": "process-created", "4689": "process-terminated",
+    "4697": "service-installed", "4698": "scheduled-task-created", "4699": "scheduled-task-deleted",
+    "4700": "scheduled-task-enabled", "4701": "scheduled-task-disabled",
+    "4702": "scheduled-task-updated", "4719": "audit-policy-changed", "4720": "user-account-created",
+    "4722": "user-account-enabled", "4723": "password-change-attempted",
+    "4724": "password-reset-attempted", "4725": "user-account-disabled",
+    "4726": "user-account-deleted", "4728": "added-member-to-global-group",
+    "4732": "added-member-to-local-group", "4738": "user-account-changed",
+    "4740": "user-account-locked", "4756": "added-member-to-universal-group",
+    "4768": "kerberos-tgt-requested", "4769": "kerberos-service-ticket-requested",
+    "4771": "kerberos-preauth-failed", "4776": "credential-validated",
+    "4798": "local-group-membership-enumerated", "4799": "security-group-membership-enumerated",
+    "5140": "network-share-accessed", "5145": "network-share-object-checked",
+    "5156": "network-connection-permitted", "5158": "network-bind-permitted",
+}  # fmt: skip
+_OTHER_ACTIONS = {
+    ("System", "7045"): "service-installed", ("System", "7036"): "service-state-changed",
+    ("System", "7040"): "service-start-type-changed", ("System", "104"): "log-cleared",
+    ("Windows PowerShell", "400"): "engine-started", ("Windows PowerShell", "600"): "provider-started",
+    ("Microsoft-Windows-PowerShell/Operational", "4103"): "module-logged",
+    ("Microsoft-Windows-PowerShell/Operational", "4104"): "script-block-logged",
+}  # fmt: skip
+
+# Core column <- first present, non-empty EventData field, in this order.
+_PICKS: tuple[tuple[str, tuple[str, ...]], ...] = (
+    ("process_executable", ("Image", "NewProcessName", "SourceImage", "Application", "ProcessName")),
+    ("process_command_line", ("CommandLine",)),
+    ("process_parent_executable", ("ParentImage", "ParentProcessName")),
+    ("process_guid", ("ProcessGuid", "SourceProcessGuid", "SourceProcessGUID")),
+    ("process_parent_guid", ("ParentProcessGuid",)),
+    ("logon_id", ("TargetLogonId", "LogonId", "SubjectLogonId")),
+    ("file_path", ("TargetFilename", "ImageLoaded", "ImagePath", "ObjectName", "Path", "TargetFileName")),
+    ("source_ip", ("SourceIp", "IpAddress", "SourceAddress", "ClientAddress", "Ipaddress")),
+    ("destination_ip", ("DestinationIp", "DestAddress")),
+    ("dns_question_name", ("QueryName",)),
+)
+_INT_PICKS: tuple[tuple[str, tuple[str, ...]], ...] = (
+    ("process_pid", ("ProcessId", "NewProcessId", "SourceProcessId", "ProcessID")),
+    ("process_parent_pid", ("ParentProcessId",)),
+    ("source_port", ("SourcePort", "IpPort")),
+    ("destination_port", ("DestinationPort", "DestPort")),
+)
+# Security 4688 names the creator "ProcessId": it is the parent, not the new process.
+_OVERRIDES: dict[tuple[str, str], dict[str, tuple[str, ...]]] = {
+    (_SECURITY, "4688"): {"process_pid": ("NewProcessId",), "process_parent_pid": ("ProcessId",)},
+}
+_EMPTY = frozenset({"", "-", "N/A", "NULL", "(null)"})
+_PROTOCOLS = {"6": "tcp", "17": "udp", "1": "icmp", "58": "ipv6-icmp"}
+
+
+def text(value: Any) -> str | None:
+    """A field value as the string stored in ``fields``: ints as decimal, booleans as
+    ``true``/``false`` (as Windows renders them), None stays None."""
+    if value is None or isinstance(value, str):
+        return value
+    if value is True:
+        return "true"
+    if value is False:
+        return "false"
+    return str(value)
+
+
+def _int(value: str | None) -> int | None:
+    if not value or value in _EMPTY:
+        return None
+    try:
+        return int(value, 16) if value[:2] in ("0x", "0X") else int(value)
+    except ValueError:
+        return None
+
+
+def _first(data: dict[str, str | None], names: tuple[str, ...]) -> str | None:
+    for name in names:
+        value = data.get(name)
+        if value and value not in _EMPTY:
+            return value
+    return None
+
+
+def _user(data: dict[str, str | None]) -> tuple[str | None, str | None]:
+    for user_key, domain_key in (
+        ("TargetUserName", "TargetDomainName"),
+        ("User", None),
+        ("SubjectUserName", "SubjectDomainName"),
+        ("AccountName", "AccountDomain"),
+        ("UserName", None),
+    ):
+        user = data.get(user_key)
+        if user and user not in _EMPTY:
+            domain = data.get(domain_key) if domain_key else None
+            if domain_key is None and "\\" in user:
+                domain, user = user.split("\\", 1)
+            return user, (domain if domain and domain not in _EMPTY else None)
+    return None, None
+
+
+def _sha256(data: dict[str, str | None]) -> str | None:
+    hashes = data.get("Hashes") or data.get("Hash")
+    if hashes:
+        for part in hashes.split(","):
+            if part[:7].upper() == "SHA256=":
+                return part[7:].lower()
+    value = data.get("sha256") or data.get("SHA256")
+    return value.lower() if value else None
+
+
+def _action(provider: str | None, channel: str | None, code: str | None) -> str | None:
+    if provider == _SYSMON:
+        return _SYSMON_ACTIONS.get(code or "")
+    if provider == _SECURITY or channel == "Security":
+        return _SECURITY_ACTIONS.get(code or "")
+    return _OTHER_ACTIONS.get((channel or "", code or ""))
+
+
+def to_row(
+    system: dict[str, str | None], data: dict[str, str | None], *, rendered: str | None = None
+) -> tuple[dict[str, Any], dict[str, str | None]]:
+    """Map one canonical event to (core columns, fields). ``rendered`` is a message the
+    source already carries (OTRF ``Message``); its first line heads the row's message."""
+    provider = system.get("Provider_Name") or system.get("EventSourceName")
+    code = system.get("EventID")
+    channel = system.get("Channel")
+    action = _action(provider, channel, code)
+    row: dict[str, Any] = {
+        "datetime": system.get("TimeCreated_SystemTime"),
+        "timestamp_desc": "Event Recorded",
+        "host_name": system.get("Computer"),
+        "event_code": code,
+        "event_provider": provider,
+        "event_channel": channel,
+        "event_action": action,
+    }
+    for column, names in _PICKS:
+        value = _first(data, names)
+        if value is not None:
+            row[column] = value
+    override = _OVERRIDES.get((provider or "", code or ""), {})
+    for column, names in _INT_PICKS:
+        value = _int(_first(data, override.get(column, names)))
+        if value is not None:
+            row[column] = value
+    row["user_name"], row["user_domain"] = _user(data)
+    row["file_hash_sha256"] = _sha256(data)
+    proto = data.get("Protocol")
+    if proto and ("source_ip" in row or "destination_ip" in row):
+        row["network_protocol"] = _PROTOCOLS.get(proto, proto.lower())
+    for guid_column in ("process_guid", "process_parent_guid"):
+        if guid_column in row:
+            row[guid_column] = row[guid_column].strip("{}").upper()
+
+    fields = dict(data)
+    for key, value in system.items():
+        if key not in _SYSTEM_CORE and value is not None:
+            fields[key if key not in fields else f"System_{key}"] = value
+    row["message"] = _message(provider, channel, code, action, data, rendered)
+    return row, fields
+
+
+def _message(
+    provider: str | None,
+    channel: str | None,
+    code: str | None,
+    action: str | None,
+    data: dict[str, str | None],
+    rendered: str | None,
+) -> str:
+    head = f"{channel or provider or 'event'} {code or '?'}"
+    if action:
+        head += f" {action}"
+    if rendered:
+        first = rendered.strip().split("\n", 1)[0].strip()
+        if first:
+            head += f" - {first}"
+    details = "; ".join(f"{k}={v}" for k, v in data.items() if v and v not in _EMPTY)
+    message = f"{head}: {details}" if details else head
+    message = message.replace("\r", " ").replace("\n", " ")
+    return message if len(message) <= 1024 else message[:1021] + "..."
+
+
+def flatten_json_event(event: dict[str, Any]) -> tuple[dict[str, str | None], dict[str, str | None]]:
+    """evtx_dump / Rust-bindings JSON (``{"Event": {"System": ..., "EventData": ...}}``)
+    to the canonical (system, data) pair."""
+    ev = event.get("Event", event)
+    system: dict[str, str | None] = {}
+    for key, value in (ev.get("System") or {}).items():
+        if isinstance(value, dict):
+            for attr, attr_value in (value.get("#attributes") or {}).items():
+                system[f"{key}_{attr}"] = text(attr_value)
+            if "#text" in value:
+                system[key] = text(value["#text"])
+        else:
+            system[key] = text(value)
+    data: dict[str, str | None] = {}
+    for section in ("EventData", "UserData", "ProcessingErrorData", "DebugData", "BinaryEventData"):
+        node = ev.get(section)
+        if node is not None:
+            _flatten(node, "" if section in ("EventData", "UserData") else section, data)
+    return system, data
+
+
+def _flatten(node: Any, name: str, out: dict[str, str | None]) -> None:
+    """Leaves of an EventData/UserData subtree into ``out`` by element name."""
+    if isinstance(node, dict):
+        attrs = node.get("#attributes") or {}
+        if "#text" in node or (attrs.get("Name") and len(node) <= 2):
+            # <Data Name="X">v</Data> rendered as a node, or unnamed text content.
+            leaf = attrs.get("Name") or name or "Data"
+            _flatten(node.get("#text"), leaf, out)
+            return
+        for key, value in node.items():
+            if key == "#attributes":
+                for attr, attr_value in value.items():
+                    if attr != "xmlns" and not (attr == "Name" and name):
+                        _put(out, f"{name}_{attr}" if name else attr, text(attr_value))
+            else:
+                _flatten(value, key, out)
+    elif isinstance(node, list):
+        if all(not isinstance(v, (dict, list)) for v in node):
+            for i, value in enumerate(node, 1):
+                _put(out, f"{name or 'Data'}[{i}]", text(value))
+        else:
+            for value in node:
+                _flatten(value, name, out)
+    else:
+        _put(out, name or "Data", text(node))
+
+
+def _put(out: dict[str, str | None], key: str, value: str | None) -> None:
+    if key in out:
+        i = 2
+        while f"{key}[{i}]" in out:
+            i += 1
+        key = f"{key}[{i}]"
+    out[key] = value
+
+
+_EVENT_NS = "{http://schemas.microsoft.com/win/2004/08/events/event}"
+
+
+def flatten_xml_event(xml: str) -> tuple[dict[str, str | None], dict[str, str | None]]:
+    """Windows event XML (python-evtx, WEF, wevtutil) to the canonical (system, data) pair."""
+    from xml.etree import ElementTree
+
+    root = ElementTree.fromstring(xml)
+    system: dict[str, str | None] = {}
+    data: dict[str, str | None] = {}
+    for section in root:
+        tag = _local(section.tag)
+        if tag == "System":
+            for element in section:
+                name = _local(element.tag)
+                for attr, value in element.attrib.items():
+                    system[f"{name}_{_local(attr)}"] = _guid_text(value)
+                if element.text and element.text.strip():
+                    system[name] = element.text
+        elif tag in ("EventData", "UserData"):
+            _flatten_xml(section, "", data, top=True)
+        elif tag != "RenderingInfo":
+            _flatten_xml(section, tag, data, top=False)
+    return system, data
+
+
+def _local(tag: str) -> str:
+    return tag.rsplit("}", 1)[-1]
+
+
+def _guid_text(value: str) -> str:
+    """GUIDs as evtx_dump renders them: upper case, no braces."""
+    if len(value) == 38 and value[0] == "{" and value[-1] == "}" and value.count("-") == 4:
+        return value[1:-1].upper()
+    return value
+
+
+def _flatten_xml(element: Any, name: str, out: dict[str, str | None], *, top: bool) -> None:
+    children = list(element)
+    if top:
+        unnamed = [c for c in children if _local(c.tag) == "Data" and "Name" not in c.attrib]
+        for child in children:
+            child_tag = _local(child.tag)
+            if child_tag == "Data" and "Name" in child.attrib:
+                _put(out, child.attrib["Name"], _xml_value(child))
+            elif child_tag == "Data":
+                key = "Data" if len(unnamed) == 1 else f"Data[{unnamed.index(child) + 1}]"
+                _put(out, key, _xml_value(child))
+            else:
+                _flatten_xml(child, child_tag, out, top=False)
+        return
+    for attr, value in element.attrib.items():
+        if _local(attr) != "xmlns" and not attr.startswith("{http://www.w3.org/2000/xmlns"):
+            _put(out, f"{name}_{_local(attr)}", _guid_text(value))
+    if not children:
+        if not element.attrib or (element.text and element.text.strip()):
+            _put(out, name, _xml_value(element))
+        return
+    for child in children:
+        _flatten_xml(child, _local(child.tag), out, top=False)
+
+
+def _xml_value(element: Any) -> str | None:
+    value = element.text
+    return _guid_text(value) if value else None
