@@ -105,3 +105,40 @@ def validate(table: pa.Table) -> None:
     bad = set(table.column("timestamp_desc").unique().to_pylist()) - set(TIMESTAMP_DESC)
     if bad:
         raise ValueError(f"timestamp_desc outside the vocabulary: {sorted(bad)}")
+
+
+#: Column -> ECS field path, for exports that map the underscore names back.
+ECS_NAMES: dict[str, str] = {
+    "host_name": "host.name",
+    "source": "event.module",
+    "source_file": "log.file.path",
+    "source_record": "event.sequence",
+    "evidence_id": "tracehound.evidence_id",
+    "event_code": "event.code",
+    "event_provider": "event.provider",
+    "event_channel": "winlog.channel",
+    "event_action": "event.action",
+    "user_name": "user.name",
+    "user_domain": "user.domain",
+    "logon_id": "winlog.logon.id",
+    "process_pid": "process.pid",
+    "process_parent_pid": "process.parent.pid",
+    "process_guid": "process.entity_id",
+    "process_parent_guid": "process.parent.entity_id",
+    "process_executable": "process.executable",
+    "process_command_line": "process.command_line",
+    "process_parent_executable": "process.parent.executable",
+    "file_path": "file.path",
+    "file_hash_sha256": "file.hash.sha256",
+    "source_ip": "source.ip",
+    "source_port": "source.port",
+    "destination_ip": "destination.ip",
+    "destination_port": "destination.port",
+    "network_protocol": "network.protocol",
+    "dns_question_name": "dns.question.name",
+    "url_full": "url.full",
+    "tls_server_name": "tls.client.server_name",
+    "community_id": "network.community_id",
+    "tags": "tags",
+    "fields": "fields",
+}

@@ -16,6 +16,8 @@ Sysmon event ids (learn.microsoft.com/sysinternals/downloads/sysmon), ECS field 
 
 from __future__ import annotations
 
+import base64
+import re
 from typing import Any
 
 __all__ = ["flatten_json_event", "text", "to_row"]
@@ -95,8 +97,15 @@ _PROTOCOLS = {"6": "tcp", "17": "udp", "1": "icmp", "58": "ipv6-icmp"}
 
 def text(value: Any) -> str | None:
     """A field value as the string stored in ``fields``: ints as decimal, booleans as
-    ``true``/``false`` (as Windows renders them), None stays None."""
-    if value is None or isinstance(value, str):
+    ``true``/``false`` (as Windows renders them), empty strings and None as None, braced
+    GUIDs upper case without braces (as evtx_dump renders GUID-typed values)."""
+    if value is None:
+        return None
+    if isinstance(value, str):
+        if not value:
+            return None
+        if len(value) == 38 and value[0] == "{":
+            return _guid_text(value)
         return value
     if value is True:
         return "true"
@@ -255,7 +264,7 @@ def _flatten(node: Any, name: str, out: dict[str, str | None]) -> None:
         for key, value in node.items():
             if key == "#attributes":
                 for attr, attr_value in value.items():
-                    if attr != "xmlns" and not (attr == "Name" and name):
+                    if not attr.startswith("xmlns") and not (attr == "Name" and name):
                         _put(out, f"{name}_{attr}" if name else attr, text(attr_value))
             else:
                 _flatten(value, key, out)
@@ -279,7 +288,7 @@ def _put(out: dict[str, str | None], key: str, value: str | None) -> None:
     out[key] = value
 
 
-_EVENT_NS = "{http://schemas.microsoft.com/win/2004/08/events/event}"
+_PADDED_HEX = re.compile(r"0x0[0-9a-f]*\Z")
 
 
 def flatten_xml_event(xml: str) -> tuple[dict[str, str | None], dict[str, str | None]]:
@@ -295,9 +304,9 @@ def flatten_xml_event(xml: str) -> tuple[dict[str, str | None], dict[str, str | 
             for element in section:
                 name = _local(element.tag)
                 for attr, value in element.attrib.items():
-                    system[f"{name}_{_local(attr)}"] = _guid_text(value)
+                    system[f"{name}_{_local(attr)}"] = text(_xml_text(value))
                 if element.text and element.text.strip():
-                    system[name] = element.text
+                    system[name] = text(_xml_text(element.text))
         elif tag in ("EventData", "UserData"):
             _flatten_xml(section, "", data, top=True)
         elif tag != "RenderingInfo":
@@ -310,9 +319,12 @@ def _local(tag: str) -> str:
 
 
 def _guid_text(value: str) -> str:
-    """GUIDs as evtx_dump renders them: upper case, no braces."""
+    """GUIDs and hex integers as evtx_dump renders them: GUIDs upper case without braces,
+    HexInt32/64 without leading zeros (python-evtx pads them to 8/16 digits)."""
     if len(value) == 38 and value[0] == "{" and value[-1] == "}" and value.count("-") == 4:
         return value[1:-1].upper()
+    if len(value) in (10, 18) and value[:2] == "0x" and _PADDED_HEX.match(value):
+        return hex(int(value, 16))
     return value
 
 
@@ -330,9 +342,12 @@ def _flatten_xml(element: Any, name: str, out: dict[str, str | None], *, top: bo
             else:
                 _flatten_xml(child, child_tag, out, top=False)
         return
+    if not children and "Name" in element.attrib and len(element.attrib) == 1:
+        _put(out, element.attrib["Name"], _xml_value(element))
+        return
     for attr, value in element.attrib.items():
-        if _local(attr) != "xmlns" and not attr.startswith("{http://www.w3.org/2000/xmlns"):
-            _put(out, f"{name}_{_local(attr)}", _guid_text(value))
+        if not _local(attr).startswith("xmlns"):
+            _put(out, f"{name}_{_local(attr)}", text(_xml_text(value)))
     if not children:
         if not element.attrib or (element.text and element.text.strip()):
             _put(out, name, _xml_value(element))
@@ -343,4 +358,23 @@ def _flatten_xml(element: Any, name: str, out: dict[str, str | None], *, top: bo
 
 def _xml_value(element: Any) -> str | None:
     value = element.text
-    return _guid_text(value) if value else None
+    if value and _local(element.tag) == "Binary":
+        try:
+            return base64.b64decode(value, validate=True).hex().upper()
+        except ValueError:
+            return value
+    return text(_xml_text(value)) if value else None
+
+
+_XML_TIME = re.compile(r"(\d{4}-\d\d-\d\d) (\d\d:\d\d:\d\d)(\.\d+)?\+00:00\Z")
+
+
+def _xml_text(value: str) -> str:
+    """python-evtx's renderings in evtx_dump's form: booleans lower case, padded hex
+    integers unpadded, FILETIME/SYSTEMTIME values as ``YYYY-MM-DDTHH:MM:SS.ffffffZ``."""
+    if value in ("True", "False"):
+        return value.lower()
+    match = _XML_TIME.match(value)
+    if match:
+        return f"{match[1]}T{match[2]}{(match[3] or '.')[:7].ljust(7, '0')}Z"
+    return _guid_text(value)

@@ -72,9 +72,10 @@ import os
 import struct
 import uuid
 import zlib
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import UTC, datetime
 from functools import lru_cache
+from operator import add, methodcaller
 from types import TracebackType
 from typing import Any, BinaryIO, Self
 
@@ -136,6 +137,7 @@ _DESCRIPTOR = struct.Struct("<HBB")
 _FILE_HEADER = struct.Struct("<8sQQQIHHHH76sI")
 _CHUNK_HEADER = struct.Struct("<8sQQQQIIII64sI")
 
+_UTF16 = methodcaller("encode", "utf-16-le")
 _EPOCH_1601 = datetime(1601, 1, 1, tzinfo=UTC)
 _TRUE = _U32(1)
 _FALSE = _U32(0)
@@ -250,64 +252,128 @@ def _encode_int(value: int) -> tuple[int, bytes]:
     raise ValueError(f"integer does not fit in 64 bits: {value!r}")
 
 
-# Checked in order with isinstance(), so subclasses come before their bases.
-_ENCODERS: tuple[tuple[type, Any], ...] = (
-    (bool, lambda v: (T_BOOL, _TRUE if v else _FALSE)),
-    (Hex64, lambda v: (T_HEXINT64, _U64(v))),
-    (Hex32, lambda v: (T_HEXINT32, _U32(v))),
-    (FileTime, lambda v: (T_FILETIME, _U64(v))),
-    (int, _encode_int),
-    (float, lambda v: (T_REAL64, _F64(v))),
-    (Sid, lambda v: (T_SID, _sid_bytes(str(v)))),
-    (str, lambda v: (T_STRING, str(v).encode("utf-16-le"))),
-    (datetime, lambda v: (T_FILETIME, _U64(_filetime(v)))),
-    (uuid.UUID, lambda v: (T_GUID, v.bytes_le)),
-    ((bytes, bytearray, memoryview), lambda v: (T_BINARY, bytes(v))),
+def _encode_bool(value: object) -> bytes:
+    return _TRUE if value else _FALSE
+
+
+def _encode_null(_value: object) -> bytes:
+    return b""
+
+
+def _encode_binary(value: bytes | bytearray | memoryview) -> bytes:
+    return bytes(value)
+
+
+def _encode_sid(value: str) -> bytes:
+    return _sid_bytes(str(value))
+
+
+def _encode_str(value: str) -> bytes:
+    return str(value).encode("utf-16-le")
+
+
+def _encode_datetime(value: datetime) -> bytes:
+    return _U64(_filetime(value))
+
+
+def _encode_guid(value: uuid.UUID) -> bytes:
+    return value.bytes_le
+
+
+_NoneType = type(None)
+
+# (Python type, BinXML value type, payload encoder), matched with issubclass() in this
+# order, so subclasses (bool, Hex64, Sid, ...) come before their bases. ``int`` here
+# means "UInt32"; other integer ranges are chosen per value by _encode_int.
+_KINDS: tuple[tuple[type | tuple[type, ...], int, Callable[[Any], bytes]], ...] = (
+    (_NoneType, T_NULL, _encode_null),
+    (bool, T_BOOL, _encode_bool),
+    (Hex64, T_HEXINT64, _U64),
+    (Hex32, T_HEXINT32, _U32),
+    (FileTime, T_FILETIME, _U64),
+    (int, T_UINT32, _U32),
+    (float, T_REAL64, _F64),
+    (Sid, T_SID, _encode_sid),
+    (str, T_STRING, _encode_str),
+    (datetime, T_FILETIME, _encode_datetime),
+    (uuid.UUID, T_GUID, _encode_guid),
+    ((bytes, bytearray, memoryview), T_BINARY, _encode_binary),
 )
 
 
-def _encode_value(value: object) -> tuple[int, bytes]:
-    """Any supported EventData value -> (BinXML value type, payload)."""
-    for kind, encode in _ENCODERS:
-        if isinstance(value, kind):
-            return encode(value)
-    raise TypeError(f"unsupported EventData value type {type(value).__name__}: {value!r}")
+def _kind(python_type: type) -> tuple[int, Callable[[Any], bytes]]:
+    if python_type is str:  # the common case, C-level encoder
+        return T_STRING, _UTF16
+    for base, vtype, encode in _KINDS:
+        if issubclass(python_type, base):
+            return vtype, encode
+    raise TypeError(f"unsupported EventData value type {python_type.__name__}")
 
 
-def _encode_data(
-    items: Iterable[tuple[str, object]],
-) -> tuple[tuple[str, ...], tuple[int, ...], list[int], list[bytes]]:
-    """EventData pairs -> (names, declared types, descriptor fields, payloads)."""
-    names: list[str] = []
+def _declared(vtype: int) -> int:
+    """Type declared in the template: a Null value is declared as a string."""
+    return T_STRING if vtype == T_NULL else vtype
+
+
+class _DataPlan:
+    """How to encode EventData values whose Python types are a given tuple.
+
+    ``shifted`` holds ``value_type << 16`` per position: a value descriptor is the
+    uint32 ``size | type << 16`` (uint16 size, uint8 type, uint8 zero).
+    """
+
+    __slots__ = ("declared", "encoders", "shifted")
+
+    def __init__(self, kinds: tuple[type, ...]) -> None:
+        resolved = [_kind(k) for k in kinds]
+        self.encoders = tuple(encode for _, encode in resolved)
+        self.shifted = tuple(vtype << 16 for vtype, _ in resolved)
+        self.declared = tuple(_declared(vtype) for vtype, _ in resolved)
+
+
+_PLANS: dict[tuple[type, ...], _DataPlan] = {}
+
+
+def _encode_data(values: Sequence[object]) -> tuple[tuple[int, ...], list[int], list[bytes]]:
+    """EventData values -> (declared types, value descriptors, payloads)."""
+    kinds = tuple(map(type, values))
+    plan = _PLANS.get(kinds)
+    if plan is None:
+        if len(_PLANS) > 4096:
+            _PLANS.clear()
+        plan = _PLANS[kinds] = _DataPlan(kinds)
+    try:
+        payloads = [encode(value) for encode, value in zip(plan.encoders, values, strict=True)]
+    except struct.error:  # an integer outside UInt32: pick its type value by value
+        return _encode_data_slow(values)
+    return plan.declared, list(map(add, map(len, payloads), plan.shifted)), payloads
+
+
+def _encode_data_slow(values: Sequence[object]) -> tuple[tuple[int, ...], list[int], list[bytes]]:
     declared: list[int] = []
     descriptors: list[int] = []
     payloads: list[bytes] = []
-    for name, value in items:
-        kind = type(value)
-        if kind is str:
-            payload, vtype, decl = value.encode("utf-16-le"), T_STRING, T_STRING
-        elif value is None:
-            payload, vtype, decl = b"", T_NULL, T_STRING
-        elif kind is int and 0 <= value <= 0xFFFFFFFF:
-            payload, vtype = _U32(value), T_UINT32
-            decl = vtype
+    for value in values:
+        vtype, encode = _kind(type(value))
+        if vtype == T_UINT32:  # a plain (or enum) int: width and signedness by value
+            vtype, payload = _encode_int(value)  # type: ignore[arg-type]
         else:
-            vtype, payload = _encode_value(value)
-            decl = vtype
-        names.append(name)
-        declared.append(decl)
-        descriptors.append(len(payload))
-        descriptors.append(vtype)
+            payload = encode(value)
+        declared.append(_declared(vtype))
+        descriptors.append(len(payload) | vtype << 16)
         payloads.append(payload)
-    return tuple(names), tuple(declared), descriptors, payloads
+    return tuple(declared), descriptors, payloads
 
 
-def _data_items(event_data: Mapping[str, object] | Sequence[tuple[str, object]] | None) -> Iterable:
+def _split_data(
+    event_data: Mapping[str, object] | Sequence[tuple[str, object]] | None,
+) -> tuple[tuple[str, ...], Sequence[object]]:
+    """EventData as a mapping or (name, value) pairs -> (names, values)."""
     if not event_data:
-        return ()
+        return (), ()
     if isinstance(event_data, Mapping):
-        return event_data.items()
-    return event_data
+        return tuple(event_data), tuple(event_data.values())
+    return tuple(name for name, _ in event_data), tuple(value for _, value in event_data)
 
 
 # --- template model ---------------------------------------------------------------------------
@@ -356,7 +422,9 @@ class _Template:
     __slots__ = ("fixed", "guid", "head", "root", "template_id", "var_descriptors")
 
     def __init__(self, provider: str, flags: int, names: tuple[str, ...], types: tuple[int, ...]) -> None:
-        self.guid = hashlib.md5(repr((provider, flags, names, types)).encode(), usedforsecurity=False).digest()
+        self.guid = hashlib.md5(
+            repr((provider, flags, names, types)).encode(), usedforsecurity=False
+        ).digest()
         self.template_id = int.from_bytes(self.guid[:4], "little")
         count = 0
         fixed_format = "<"
@@ -418,7 +486,7 @@ class _Template:
 
         self.fixed = struct.Struct(fixed_format)
         self.head = _U32(count) + bytes(const_descriptors)
-        self.var_descriptors = struct.Struct("<" + "HH" * (count - first_variable))
+        self.var_descriptors = struct.Struct(f"<{count - first_variable}I")
 
 
 class _DefinitionEncoder:
@@ -552,12 +620,22 @@ class _Chunk:
 
 # --- the writer -------------------------------------------------------------------------------
 
+_SYSTEM_OPTIONAL = (
+    ("provider_guid", _HAS_GUID),
+    ("process_id", _HAS_PID),
+    ("thread_id", _HAS_TID),
+    ("channel", _HAS_CHANNEL),
+    ("computer", _HAS_COMPUTER),
+    ("user_sid", _HAS_SID),
+)
+
 
 class EvtxWriter:
-    """Stream events into an .evtx file; full chunks are written out as they fill.
+    """Stream events into an .evtx file; each chunk is written out as soon as it is full.
 
     ``target`` is a path or a seekable binary file opened for writing (the file header
-    is rewritten on close). Memory use is one chunk plus the template cache.
+    is written last, at the position the file had when the writer was created). Memory
+    use is one 64 KiB chunk plus one cached template per distinct event shape.
     """
 
     def __init__(self, target: str | os.PathLike[str] | BinaryIO) -> None:
@@ -566,18 +644,21 @@ class EvtxWriter:
             self._owns = True
         else:
             if not target.seekable():
-                raise ValueError("EvtxWriter needs a seekable file (the header is written last)")
+                raise ValueError("EvtxWriter needs a seekable file: the file header is written last")
             self._fh = target
             self._owns = False
         self._start = self._fh.tell()
         self._fh.write(bytes(FILE_HEADER_BLOCK))
-        self._templates: dict[tuple, _Template] = {}
+        self._templates: dict[tuple[str, int, tuple[str, ...], tuple[int, ...]], _Template] = {}
+        # A chunk's first record always starts at the same offset with an empty name
+        # table, so its resident definition is the same bytes in every chunk.
+        self._first_definitions: dict[_Template, tuple[bytes, dict[str, int], list[int]]] = {}
         self._chunk = _Chunk()
         self._chunks_written = 0
         self._next_id = 1
         self._max_id = 0
-        self.count = 0
         self._closed = False
+        self.count = 0
 
     def __enter__(self) -> Self:
         return self
@@ -586,8 +667,6 @@ class EvtxWriter:
         self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
     ) -> None:
         self.close()
-
-    # -- public --------------------------------------------------------------------------------
 
     def write(self, event: Mapping[str, Any]) -> int:
         """Append one event; returns its record id."""
@@ -599,12 +678,13 @@ class EvtxWriter:
         template, substitutions, written = self._encode_event(event, record_id)
         self._append(template, substitutions, record_id, written)
         self._next_id = record_id + 1
-        self._max_id = max(self._max_id, record_id)
+        if record_id > self._max_id:
+            self._max_id = record_id
         self.count += 1
         return record_id
 
     def close(self) -> None:
-        """Flush the last chunk, write the file header; closes the file if we opened it."""
+        """Flush the last chunk and write the file header; closes the file if we opened it."""
         if self._closed:
             return
         self._closed = True
@@ -620,36 +700,27 @@ class EvtxWriter:
             if self._owns:
                 self._fh.close()
 
-    # -- encoding ------------------------------------------------------------------------------
+    # -- one event -> its template and substitution array --------------------------------------
 
     def _encode_event(self, event: Mapping[str, Any], record_id: int) -> tuple[_Template, bytes, int]:
-        """-> (template, substitution array bytes, FILETIME written)."""
-        provider = event["provider"]
+        """-> (template, substitution array, FILETIME for the record header)."""
+        get = event.get
+        provider = get("provider")
         if not isinstance(provider, str) or not provider:
             raise ValueError(f"event needs a non-empty 'provider' string, got {provider!r}")
-        created = event.get("time_created")
+        created = get("time_created")
         if created is None:
             raise ValueError("event needs 'time_created' (an aware UTC datetime)")
-        ticks = _filetime(created)
-        event_id = event.get("event_id")
+        event_id = get("event_id")
         if event_id is None:
             raise ValueError("event needs an 'event_id'")
-        get = event.get
-        provider_guid = get("provider_guid")
-        pid = get("process_id")
-        tid = get("thread_id")
-        channel = get("channel")
-        computer = get("computer")
-        user_sid = get("user_sid")
-        flags = (
-            (provider_guid is not None and _HAS_GUID)
-            | (pid is not None and _HAS_PID)
-            | (tid is not None and _HAS_TID)
-            | (channel is not None and _HAS_CHANNEL)
-            | (computer is not None and _HAS_COMPUTER)
-            | (user_sid is not None and _HAS_SID)
-        )
-        names, types, descriptors, payloads = _encode_data(_data_items(get("event_data")))
+        ticks = _filetime(created)
+        flags = 0
+        for field, flag in _SYSTEM_OPTIONAL:
+            if get(field) is not None:
+                flags |= flag
+        names, values = _split_data(get("event_data"))
+        types, data_descriptors, data_payloads = _encode_data(values)
 
         key = (provider, flags, names, types)
         template = self._templates.get(key)
@@ -666,52 +737,51 @@ class EvtxWriter:
             ticks,
             record_id,
         ]
-        if provider_guid is not None:
-            fixed.append(_guid_bytes(provider_guid))
-        if pid is not None:
-            fixed.append(pid)
-        if tid is not None:
-            fixed.append(tid)
+        if flags & _HAS_GUID:
+            fixed.append(_guid_bytes(get("provider_guid")))
+        if flags & _HAS_PID:
+            fixed.append(get("process_id"))
+        if flags & _HAS_TID:
+            fixed.append(get("thread_id"))
 
         variable = [provider.encode("utf-16-le")]
-        for text in (channel, computer):
-            if text is not None:
-                variable.append(text.encode("utf-16-le"))
-        sizes: list[int] = []
-        for payload in variable:
-            sizes += (len(payload), T_STRING)
-        if user_sid is not None:
-            variable.append(_sid_bytes(str(user_sid)))
-            sizes += (len(variable[-1]), T_SID)
+        if flags & _HAS_CHANNEL:
+            variable.append(get("channel").encode("utf-16-le"))
+        if flags & _HAS_COMPUTER:
+            variable.append(get("computer").encode("utf-16-le"))
+        descriptors = [len(payload) | T_STRING << 16 for payload in variable]
+        if flags & _HAS_SID:
+            variable.append(_sid_bytes(str(get("user_sid"))))
+            descriptors.append(len(variable[-1]) | T_SID << 16)
         try:
             packed = b"".join(
                 (
                     template.head,
-                    template.var_descriptors.pack(*sizes, *descriptors),
+                    template.var_descriptors.pack(*descriptors, *data_descriptors),
                     template.fixed.pack(*fixed),
                     *variable,
-                    *payloads,
+                    *data_payloads,
                 )
             )
         except struct.error as exc:
-            raise ValueError(f"record {record_id}: value out of range or longer than 64 KiB ({exc})") from exc
+            raise ValueError(
+                f"record {record_id}: a System field is out of range or mistyped ({exc})"
+            ) from exc
         return template, packed, ticks
 
+    # -- records and chunks --------------------------------------------------------------------
+
     def _append(self, template: _Template, substitutions: bytes, record_id: int, written: int) -> None:
-        record = self._record(self._chunk, template, substitutions, record_id, written)
-        if record is None:
-            if not self._chunk.data:
-                raise ValueError(
-                    f"record {record_id} is too large for a 64 KiB chunk "
-                    f"({len(substitutions)} bytes of values); shorten its values"
-                )
+        record = self._record(template, substitutions, record_id, written)
+        if record is None and self._chunk.data:
             self._flush_chunk()
-            record = self._record(self._chunk, template, substitutions, record_id, written)
-            if record is None:
-                raise ValueError(
-                    f"record {record_id} is too large for a 64 KiB chunk "
-                    f"({len(substitutions)} bytes of values); shorten its values"
-                )
+            record = self._record(template, substitutions, record_id, written)
+        if record is None:
+            raise ValueError(
+                f"record {record_id} does not fit in a 64 KiB chunk ({len(substitutions):,} bytes of "
+                f"substitution values, at most {CHUNK_SIZE - CHUNK_HEADER_BLOCK:,} per record); "
+                "shorten its values"
+            )
         chunk = self._chunk
         if not chunk.data:
             chunk.first_id = record_id
@@ -719,30 +789,45 @@ class EvtxWriter:
         chunk.last_record_offset = chunk.free_offset
         chunk.data += record
 
+    def _definition(self, template: _Template, def_offset: int) -> tuple[bytes, dict[str, int], list[int]]:
+        """A resident definition for the current chunk: (bytes, new names, new string table)."""
+        chunk = self._chunk
+        first = not chunk.data
+        if first and template in self._first_definitions:
+            return self._first_definitions[template]
+        encoder = _DefinitionEncoder(def_offset, chunk.names, chunk.string_table)
+        bucket = template.template_id % 32
+        result = (
+            encoder.definition(template, chunk.template_table[bucket]),
+            encoder.new_names,
+            encoder.string_table,
+        )
+        if first:
+            self._first_definitions[template] = result
+        return result
+
     def _record(
-        self, chunk: _Chunk, template: _Template, substitutions: bytes, record_id: int, written: int
+        self, template: _Template, substitutions: bytes, record_id: int, written: int
     ) -> bytes | None:
-        """Encode a record for ``chunk`` (committing a new definition); None if it won't fit."""
+        """Encode one record for the current chunk, or None if it does not fit there."""
+        chunk = self._chunk
         start = chunk.free_offset
-        def_offset = start + _RECORD_HEAD.size + len(_FRAGMENT_HEADER) + _INSTANCE.size
-        known = chunk.templates.get(template)
-        definition = b""
-        if known is None:
-            bucket = template.template_id % 32
-            encoder = _DefinitionEncoder(def_offset, chunk.names, chunk.string_table)
-            definition = encoder.definition(template, chunk.template_table[bucket])
+        def_offset = chunk.templates.get(template)
+        resident = def_offset is None
+        if resident:
+            def_offset = start + _RECORD_HEAD.size + len(_FRAGMENT_HEADER) + _INSTANCE.size
+            definition, new_names, string_table = self._definition(template, def_offset)
         else:
-            def_offset = known
+            definition = b""
         content = len(_FRAGMENT_HEADER) + _INSTANCE.size + len(definition) + len(substitutions)
-        # + EOF token, + size copy, padded to 8 bytes like Windows
-        size = (_RECORD_HEAD.size + content + 1 + 4 + 7) & ~7
+        size = (_RECORD_HEAD.size + content + 1 + 4 + 7) & ~7  # + EOF token + size copy, 8-aligned
         if start + size > CHUNK_SIZE:
             return None
-        if known is None:
+        if resident:
             chunk.templates[template] = def_offset
-            chunk.template_table[bucket] = def_offset
-            chunk.names.update(encoder.new_names)
-            chunk.string_table = encoder.string_table
+            chunk.template_table[template.template_id % 32] = def_offset
+            chunk.names.update(new_names)
+            chunk.string_table = list(string_table)
         return b"".join(
             (
                 _RECORD_HEAD.pack(_RECORD_MAGIC, size, record_id, written),
@@ -750,12 +835,10 @@ class EvtxWriter:
                 _INSTANCE.pack(_TOK_TEMPLATE_INSTANCE, 1, template.template_id, def_offset),
                 definition,
                 substitutions,
-                bytes(size - _RECORD_HEAD.size - content - 4),  # EOF token + padding
+                bytes(size - _RECORD_HEAD.size - content - 4),  # EOF token, then zero padding
                 _U32(size),
             )
         )
-
-    # -- file structure ------------------------------------------------------------------------
 
     def _flush_chunk(self) -> None:
         if self._chunks_written >= MAX_CHUNKS:
@@ -768,12 +851,12 @@ class EvtxWriter:
         chunks = self._chunks_written
         head = _FILE_HEADER.pack(
             b"ElfFile\x00",
-            0,
-            max(chunks - 1, 0),
-            self._max_id + 1,
-            0x80,
-            1,
-            3,
+            0,  # first chunk number
+            max(chunks - 1, 0),  # last chunk number
+            self._max_id + 1,  # next record id
+            0x80,  # header size
+            1,  # minor version
+            3,  # major version
             FILE_HEADER_BLOCK,
             chunks,
             b"",

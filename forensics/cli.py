@@ -1,0 +1,211 @@
+"""``tracehound``: the command line. The only module that parses arguments or prints colour.
+
+Subcommands: ``ingest``, ``timeline``, ``query``, ``export`` (later: detect, chain, triage,
+report). Exit status: 0 on success; 1 when nothing could be ingested or a query failed;
+2 for usage errors.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import sys
+import time
+from datetime import datetime
+from collections.abc import Sequence
+from typing import Any
+
+import orjson
+import pyarrow as pa
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from forensics import __version__
+from forensics.case import Case, CaseError, timeline_query
+from forensics.export import FORMATS, export
+from forensics.ingest import FileResult, IngestReport
+from parsers import Options
+from parsers.evtx import BACKENDS
+
+__all__ = ["main"]
+
+OUTPUT_FORMATS = ("table", "csv", "jsonl")
+_TABLE_COLUMNS = ("datetime", "host_name", "source", "event_code", "user_name", "message")
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    err = Console(stderr=True)
+    try:
+        return args.run(args, err)
+    except CaseError as exc:
+        err.print(f"[red]error:[/red] {exc}")
+        return 1
+    except KeyboardInterrupt:
+        err.print("[yellow]interrupted[/yellow]")
+        return 130
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="tracehound", description="Forensic timeline and root-cause workbench.")
+    parser.add_argument("--version", action="version", version=f"tracehound {__version__}")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    p = sub.add_parser("ingest", help="parse evidence files or folders into a case")
+    p.add_argument("evidence", nargs="+", help="files or folders (recursive); format found by content")
+    p.add_argument("--case", required=True, help="case folder (created when absent)")
+    p.add_argument("--evtx-backend", choices=BACKENDS, default="rust", help="EVTX parser (default: rust)")
+    p.add_argument("--jobs", type=int, default=None, help="worker processes (default: all cores)")
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
+    p.set_defaults(run=_ingest)
+
+    p = sub.add_parser("timeline", help="show timeline rows, filtered")
+    p.add_argument("--case", required=True)
+    p.add_argument("--start", help="ISO 8601 time, UTC ('Z') or with an offset")
+    p.add_argument("--end", help="ISO 8601 time, UTC ('Z') or with an offset")
+    p.add_argument("--host", help="host name (case-insensitive)")
+    p.add_argument("--code", help="event code, e.g. 4624")
+    p.add_argument("--grep", help="text the message contains (case-insensitive)")
+    p.add_argument("--limit", type=int, default=None, help="at most this many rows (table: 200 unless given)")
+    p.add_argument("--format", choices=OUTPUT_FORMATS, default="table")
+    p.set_defaults(run=_timeline)
+
+    p = sub.add_parser("query", help="DuckDB SQL over the case (timeline, warnings, manifest)")
+    p.add_argument("--case", required=True)
+    p.add_argument("--sql", required=True)
+    p.add_argument("--format", choices=OUTPUT_FORMATS, default="table")
+    p.set_defaults(run=_query)
+
+    p = sub.add_parser("export", help="write the timeline for other tools")
+    p.add_argument("--case", required=True)
+    p.add_argument("--format", choices=FORMATS, required=True)
+    p.add_argument("--out", required=True)
+    p.set_defaults(run=_export)
+    return parser
+
+
+def _ingest(args: argparse.Namespace, err: Console) -> int:
+    case = Case.open(args.case)
+    options = Options(evtx_backend=args.evtx_backend)
+    started = time.perf_counter()
+    with Progress(
+        TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TextColumn("{task.fields[rate]}"),
+        TimeElapsedColumn(), console=err, disable=args.quiet, transient=True,
+    ) as bar:  # fmt: skip
+        task = bar.add_task("ingesting", total=0, rate="")
+        state = {"records": 0, "units": 0}
+
+        def progress(event: str, result: FileResult, **info: Any) -> None:
+            if event == "file":
+                state["units"] += info["units"]
+                bar.update(task, total=state["units"], description=_short(result.path))
+            elif event == "unit":
+                state["records"] += info["records"]
+                rate = state["records"] / max(time.perf_counter() - started, 1e-6)
+                bar.update(task, advance=1, rate=f"{state['records']:,} records, {rate:,.0f}/s")
+
+        report = case.ingest(args.evidence, options=options, jobs=args.jobs, progress=progress)
+    _summary(report, err)
+    err.print(f"case: {case.root}")
+    return 0 if report.ingested_anything else 1
+
+
+def _short(path: str, width: int = 40) -> str:
+    return path if len(path) <= width else "…" + path[-(width - 1) :]
+
+
+def _summary(report: IngestReport, err: Console) -> None:
+    problems = [f for f in report.files if f.status != "ok"]
+    if problems:
+        table = Table(title="files not fully ingested", show_lines=False)
+        for col in ("status", "file", "reason"):
+            table.add_column(col, overflow="fold")
+        for f in problems:
+            table.add_row(f.status, f.path, f.reason)
+        err.print(table)
+    counts: dict[str, int] = {}
+    for f in report.files:
+        counts[f.status] = counts.get(f.status, 0) + 1
+    summary = Table(title="ingest summary")
+    for col in ("files", "records", "warnings", "unreadable records", "seconds", "records/s"):
+        summary.add_column(col, justify="right")
+    rate = report.records / report.seconds if report.seconds else 0
+    summary.add_row(
+        ", ".join(f"{n} {s}" for s, n in sorted(counts.items())), f"{report.records:,}", f"{report.warnings:,}",
+        f"{sum(f.lost for f in report.files):,}", f"{report.seconds:.2f}", f"{rate:,.0f}",
+    )  # fmt: skip
+    err.print(summary)
+
+
+def _timeline(args: argparse.Namespace, err: Console) -> int:
+    case = Case.open(args.case)
+    limit = args.limit if args.limit is not None else (200 if args.format == "table" else None)
+    sql, params = timeline_query(args.start, args.end, host=args.host, code=args.code, grep=args.grep, limit=limit)
+    return _emit(case, sql, params, args.format, err, columns=_TABLE_COLUMNS if args.format == "table" else None)
+
+
+def _query(args: argparse.Namespace, err: Console) -> int:
+    case = Case.open(args.case)
+    try:
+        return _emit(case, args.sql, [], args.format, err)
+    except Exception as exc:  # noqa: BLE001 - DuckDB reports SQL errors with many classes
+        err.print(f"[red]query failed:[/red] {str(exc).splitlines()[0]}")
+        return 1
+
+
+def _emit(case: Case, sql: str, params: list, fmt: str, err: Console, columns: Sequence[str] | None = None) -> int:
+    """Stream a query's rows to standard output in batches."""
+    out = sys.stdout
+    with case.connect() as con:
+        reader = con.sql(sql, params=params or None).to_arrow_reader(50_000)
+        if fmt == "table":
+            table = pa.Table.from_batches(list(reader), schema=reader.schema)
+            _print_table(table, columns)
+            return 0
+        writer = None
+        for batch in reader:
+            rows = batch.to_pylist()
+            if fmt == "csv":
+                if writer is None:
+                    writer = csv.DictWriter(out, fieldnames=batch.schema.names, lineterminator="\n")
+                    writer.writeheader()
+                writer.writerows({k: _cell(v) for k, v in row.items()} for row in rows)
+            else:
+                for row in rows:
+                    out.write(orjson.dumps(row, default=str, option=orjson.OPT_NON_STR_KEYS).decode() + "\n")
+        if writer is None and fmt == "csv":
+            csv.writer(out, lineterminator="\n").writerow(reader.schema.names)
+    return 0
+
+
+def _export(args: argparse.Namespace, err: Console) -> int:
+    case = Case.open(args.case)
+    written, left_out = export(case, args.format, args.out)
+    note = f" ({left_out:,} rows without a time left out)" if left_out else ""
+    err.print(f"wrote {written:,} rows to {args.out}{note}")
+    return 0
+
+
+def _cell(value: Any) -> Any:
+    if isinstance(value, (list, dict)):
+        return orjson.dumps(value, default=str).decode()
+    if isinstance(value, datetime):
+        return value.isoformat(timespec="microseconds")
+    return value
+
+
+def _print_table(table: pa.Table, columns: Sequence[str] | None) -> None:
+    console = Console(width=None if sys.stdout.isatty() else 200)
+    names = [c for c in (columns or table.column_names) if c in table.column_names]
+    view = Table(show_lines=False)
+    for name in names:
+        view.add_column(name, no_wrap=True, overflow="ellipsis", max_width=120 if name == "message" else 40)
+    for row in table.select(names).to_pylist():
+        view.add_row(*("" if v is None else str(_cell(v)) for v in row.values()))
+    console.print(view)
+    console.print(f"{table.num_rows} rows")
+
+
+if __name__ == "__main__":
+    sys.exit(main())
