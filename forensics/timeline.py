@@ -9,8 +9,8 @@ timeline's ``datetime`` column (a UTC timestamp), so filtered or joined frames k
 ...                    "process_executable": ["a.exe", "a.exe", "b.exe"]})
 >>> len(df.timeline.around("2024-05-01T10:01:00Z", before="5min", after="5min"))
 2
->>> df.timeline.stack("process_executable").iloc[0].tolist()
-['b.exe', 1]
+>>> df.timeline.stack("process_executable").to_dict("records")[0]
+{'process_executable': 'b.exe', 'count': 1}
 """
 
 from __future__ import annotations

@@ -26,34 +26,34 @@ Version/Level/Opcode UInt8 (Opcode is UInt8 in the Windows event schema), Task U
 Keywords HexInt64, TimeCreated/@SystemTime FILETIME, EventRecordID UInt64,
 Execution/@ProcessID and @ThreadID UInt32, Channel/Computer string, Security/@UserID SID.
 
-EventData values (``<Data Name="...">`` with the name as a literal, the value as an
-optional substitution) are typed by their Python type:
+EventData values (``<Data Name="...">``, the name a literal in the template, the value an
+optional substitution so that None gives an empty element) are typed by their Python type.
+How each reader renders them (pinned by tests/writers/test_evtx_writer.py):
 
-==========================  ===========================  =============================
-Python value                BinXML type                  Rendered (python-evtx)
-==========================  ===========================  =============================
-str                         String 0x01 (UTF-16LE, no    text
-                            NUL terminator)
-None                        Null 0x00 (declared String)  empty element
-bool                        Boolean 0x0d (4 bytes)       ``True``/``False`` (see below)
-int, 0 <= v < 2**32         UInt32 0x08                  decimal
-int, other signed 64-bit    Int64 0x09                   decimal
-int, 2**63 <= v < 2**64     UInt64 0x0a                  decimal
-float                       Real64 0x0c                  ``repr``-like decimal
-datetime (aware)            FILETIME 0x11                ISO 8601
-FileTime(ticks)             FILETIME 0x11 (exact 100ns)  ISO 8601
-uuid.UUID / Guid            GUID 0x0f                    ``{xxxxxxxx-...}``
-Sid("S-1-5-...")            SID 0x13                     ``S-1-5-...``
-Hex32(v) / Hex64(v)         HexInt32 0x14 / HexInt64     ``0x...``
-bytes / bytearray           Binary 0x0e                  base64 / hex (reader-specific)
-==========================  ===========================  =============================
+=======================  ====================  ===============  ==================  ============
+Python value             BinXML value type     Rust evtx JSON   python-evtx XML     dissect
+=======================  ====================  ===============  ==================  ============
+str                      String 0x01 (UTF-16,  "text"           text                "text"
+                         no NUL terminator)
+None                     Null 0x00             ""               (empty)             None
+bool                     Boolean 0x0d, 4 bytes true             True                1
+int 0 <= v < 2**32       UInt32 0x08           42               42                  42
+other signed 64-bit int  Int64 0x09            -5               -5                  -5
+int 2**63 <= v < 2**64   UInt64 0x0a           (decimal everywhere)
+float                    Real64 0x0c           "3.25" (string)  3.25                3.25
+datetime (aware)         FILETIME 0x11         "...56.789123Z"  ...56.789123+00:00  datetime
+FileTime(ticks)          FILETIME 0x11         (as datetime; the 100 ns ticks are exact on disk)
+uuid.UUID / Guid         GUID 0x0f             "1234...-9ABC.." {1234...-9abc..}    byte-swapped
+Sid("S-1-5-18")          SID 0x13              "S-1-5-18"       S-1-5-18            "S-1-5-18"
+Hex32(16) / Hex64(16)    HexInt32/64 0x14/15   "0x10"           0x00000010          "0x10"
+bytes / bytearray        Binary 0x0e           "0001FE" (hex)   AAH+ (base64)       b"0001fe"
+=======================  ====================  ===============  ==================  ============
 
-Reader differences (all three read every record; the *rendering* differs): Rust
-``evtx`` gives JSON booleans, numbers and upper-case hex for binary; python-evtx renders
-booleans as ``True``/``False``, binary as base64, hex integers zero-padded to their width,
-GUIDs lower-case, and converts FILETIME through a float (so it may be off by ~1-2 us);
-dissect.eventlog renders booleans as 1/0, binary as hex bytes, hex integers unpadded and
-GUIDs byte-swapped (it reads the Microsoft mixed-endian layout as big-endian).
+Reader quirks: python-evtx and dissect convert FILETIME through a float, so their times
+may be 1-2 us off (the Rust reader and the bytes on disk are exact); dissect reads the
+mixed-endian GUID layout as big-endian (byte-swapped first three groups) and returns
+attribute values wrapped in ``BxmlSub``; python-evtx does not escape ``"`` in attribute
+values, so a Data Name containing a double quote gives XML it cannot re-parse.
 
 References:
 
@@ -225,6 +225,8 @@ def _filetime(value: datetime | int) -> int:
     """Aware datetime (or a FileTime/int of ticks) -> FILETIME ticks, exact to 100 ns."""
     if isinstance(value, int):
         return value
+    if not isinstance(value, datetime):
+        raise TypeError(f"expected an aware datetime or FileTime, got {type(value).__name__}")
     if value.tzinfo is None or value.utcoffset() is None:
         raise ValueError(f"naive datetime {value!r}: give an aware (UTC) datetime")
     delta = value - _EPOCH_1601
@@ -422,6 +424,8 @@ class _Template:
     __slots__ = ("fixed", "guid", "head", "root", "template_id", "var_descriptors")
 
     def __init__(self, provider: str, flags: int, names: tuple[str, ...], types: tuple[int, ...]) -> None:
+        if not all(isinstance(name, str) and name for name in names):
+            raise ValueError(f"EventData names must be non-empty strings: {names!r}")
         self.guid = hashlib.md5(
             repr((provider, flags, names, types)).encode(), usedforsecurity=False
         ).digest()

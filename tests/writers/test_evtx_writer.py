@@ -624,6 +624,8 @@ def test_empty_file_is_valid(tmp_path: Path) -> None:
         ({"event_data": {"Bad": object()}}, TypeError, "unsupported EventData value type"),
         ({"event_data": {"Huge": 2**64}}, ValueError, "64 bits"),
         ({"user_sid": "not-a-sid"}, ValueError, "not a SID"),
+        ({"time_created": "2024-01-01"}, TypeError, "aware datetime"),
+        ({"event_data": [("", 1)]}, ValueError, "non-empty strings"),
     ],
 )
 def test_invalid_events_raise_clear_errors(
