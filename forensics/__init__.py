@@ -13,7 +13,7 @@ try:
 except PackageNotFoundError:  # running from a source tree without installing
     __version__ = "0+unknown"
 
-from forensics.case import Case, CaseError  # noqa: E402
-from forensics import timeline as _timeline  # noqa: E402,F401  (registers df.timeline)
+from forensics import timeline as _timeline  # noqa: F401  (registers df.timeline)
+from forensics.case import Case, CaseError
 
 __all__ = ["Case", "CaseError", "__version__"]

@@ -129,7 +129,9 @@ class Case:
         limit: int | None = None,
     ) -> pd.DataFrame:
         """Timeline rows in time order, filtered; ``where`` is extra DuckDB SQL."""
-        query, params = timeline_query(start, end, columns=columns, where=where, host=host, code=code, grep=grep, limit=limit)
+        query, params = timeline_query(
+            start, end, columns=columns, where=where, host=host, code=code, grep=grep, limit=limit
+        )
         return self.sql(query, params)
 
     def manifest(self) -> pd.DataFrame:
@@ -141,7 +143,9 @@ class Case:
     def known_evidence(self) -> set[str]:
         """sha256 of every evidence already ingested (status ok or partial)."""
         with self.connect() as con:
-            rows = con.execute("SELECT evidence_id FROM manifest WHERE status IN ('ok', 'partial')").fetchall()
+            rows = con.execute(
+                "SELECT evidence_id FROM manifest WHERE status IN ('ok', 'partial')"
+            ).fetchall()
         return {r[0] for r in rows}
 
     def ingest(self, paths: Iterable[str | Path], **options: Any) -> Any:

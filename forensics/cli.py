@@ -11,8 +11,8 @@ import argparse
 import csv
 import sys
 import time
-from datetime import datetime
 from collections.abc import Sequence
+from datetime import datetime
 from typing import Any
 
 import orjson
@@ -48,7 +48,9 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="tracehound", description="Forensic timeline and root-cause workbench.")
+    parser = argparse.ArgumentParser(
+        prog="tracehound", description="Forensic timeline and root-cause workbench."
+    )
     parser.add_argument("--version", action="version", version=f"tracehound {__version__}")
     sub = parser.add_subparsers(dest="command", required=True)
 
@@ -141,20 +143,26 @@ def _summary(report: IngestReport, err: Console) -> None:
 def _timeline(args: argparse.Namespace, err: Console) -> int:
     case = Case.open(args.case)
     limit = args.limit if args.limit is not None else (200 if args.format == "table" else None)
-    sql, params = timeline_query(args.start, args.end, host=args.host, code=args.code, grep=args.grep, limit=limit)
-    return _emit(case, sql, params, args.format, err, columns=_TABLE_COLUMNS if args.format == "table" else None)
+    sql, params = timeline_query(
+        args.start, args.end, host=args.host, code=args.code, grep=args.grep, limit=limit
+    )
+    return _emit(
+        case, sql, params, args.format, err, columns=_TABLE_COLUMNS if args.format == "table" else None
+    )
 
 
 def _query(args: argparse.Namespace, err: Console) -> int:
     case = Case.open(args.case)
     try:
         return _emit(case, args.sql, [], args.format, err)
-    except Exception as exc:  # noqa: BLE001 - DuckDB reports SQL errors with many classes
+    except Exception as exc:
         err.print(f"[red]query failed:[/red] {str(exc).splitlines()[0]}")
         return 1
 
 
-def _emit(case: Case, sql: str, params: list, fmt: str, err: Console, columns: Sequence[str] | None = None) -> int:
+def _emit(
+    case: Case, sql: str, params: list, fmt: str, err: Console, columns: Sequence[str] | None = None
+) -> int:
     """Stream a query's rows to standard output in batches."""
     out = sys.stdout
     with case.connect() as con:

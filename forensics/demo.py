@@ -20,13 +20,29 @@ from forensics.writers.evtx import Guid, Hex64, write_evtx
 __all__ = ["demo_events", "main"]
 
 SAMPLE = Path(__file__).resolve().parents[1] / "sample_data" / "evtx" / "WS01-demo.evtx"
-_SYSMON = ("Microsoft-Windows-Sysmon", "{5770385F-C22A-43E0-BF4C-06F5698FFBD9}", "Microsoft-Windows-Sysmon/Operational")
+_SYSMON = (
+    "Microsoft-Windows-Sysmon",
+    "{5770385F-C22A-43E0-BF4C-06F5698FFBD9}",
+    "Microsoft-Windows-Sysmon/Operational",
+)
 _SECURITY = ("Microsoft-Windows-Security-Auditing", "{54849625-5478-4994-A5BA-3E3B0328C30D}", "Security")
 _ROUTINE = (
-    ("C:\\Windows\\System32\\svchost.exe", "C:\\Windows\\system32\\svchost.exe -k netsvcs -p", "C:\\Windows\\System32\\services.exe"),
-    ("C:\\Program Files\\Google\\Chrome\\Application\\chrome.exe", '"chrome.exe" --type=renderer', "C:\\Windows\\explorer.exe"),
+    (
+        "C:\\Windows\\System32\\svchost.exe",
+        "C:\\Windows\\system32\\svchost.exe -k netsvcs -p",
+        "C:\\Windows\\System32\\services.exe",
+    ),
+    (
+        "C:\\Program Files\\Google\\Chrome\\Application\\chrome.exe",
+        '"chrome.exe" --type=renderer',
+        "C:\\Windows\\explorer.exe",
+    ),
     ("C:\\Windows\\System32\\taskhostw.exe", "taskhostw.exe", "C:\\Windows\\System32\\svchost.exe"),
-    ("C:\\Program Files\\Microsoft Office\\root\\Office16\\OUTLOOK.EXE", '"OUTLOOK.EXE"', "C:\\Windows\\explorer.exe"),
+    (
+        "C:\\Program Files\\Microsoft Office\\root\\Office16\\OUTLOOK.EXE",
+        '"OUTLOOK.EXE"',
+        "C:\\Windows\\explorer.exe",
+    ),
 )
 
 
@@ -40,7 +56,9 @@ def _event(source: tuple[str, str, str], event_id: int, when: datetime, data: di
     }  # fmt: skip
 
 
-def _process(when: datetime, pid: int, image: str, command: str, parent: str, ppid: int, user: str = "CORP\\alice") -> dict:
+def _process(
+    when: datetime, pid: int, image: str, command: str, parent: str, ppid: int, user: str = "CORP\\alice"
+) -> dict:
     guid = Guid(f"7A3C1F20-{pid:04X}-6650-0000-00100000{pid:04X}")
     return _event(_SYSMON, 1, when, {
         "RuleName": "-", "UtcTime": when.strftime("%Y-%m-%d %H:%M:%S.%f")[:-3], "ProcessGuid": guid,
@@ -104,7 +122,9 @@ def main(argv: list[str] | None = None) -> int:
         return status
     cli(["timeline", "--case", str(case), "--start", "2024-05-14T10:13:00Z", "--end", "2024-05-14T10:15:00Z"])
     print(f"\nevidence: {SAMPLE}\ncase:     {case.resolve()} (case.duckdb, store/*.parquet)")
-    print(f"next:     .venv/bin/tracehound query --case {case} --sql \"SELECT event_code, count(*) FROM timeline GROUP BY 1\"")
+    print(
+        f'next:     .venv/bin/tracehound query --case {case} --sql "SELECT event_code, count(*) FROM timeline GROUP BY 1"'
+    )
     return 0
 
 

@@ -31,7 +31,7 @@ def _timesketch_select(*, fields_as_json_text: bool) -> str:
         if name in ("message", "datetime", "timestamp_desc"):
             continue
         if name == "fields":
-            columns.append(f"to_json(fields){'::VARCHAR' if fields_as_json_text else ''} AS \"fields\"")
+            columns.append(f'to_json(fields){"::VARCHAR" if fields_as_json_text else ""} AS "fields"')
         else:
             columns.append(f'{name} AS "{ECS_NAMES[name]}"')
     return f"SELECT {', '.join(columns)} FROM timeline WHERE datetime IS NOT NULL {_ORDER}"
@@ -47,10 +47,14 @@ def export(case: Case, fmt: str, out: str | Path) -> tuple[int, int]:
     with case.connect() as con:
         total, untimed = con.execute("SELECT count(*), count(*) - count(datetime) FROM timeline").fetchone()
         if fmt == "parquet":
-            con.execute(f"COPY (SELECT * FROM timeline {_ORDER}) TO '{quoted}' (FORMAT PARQUET, COMPRESSION ZSTD)")
+            con.execute(
+                f"COPY (SELECT * FROM timeline {_ORDER}) TO '{quoted}' (FORMAT PARQUET, COMPRESSION ZSTD)"
+            )
             return total, 0
         if fmt == "timesketch-csv":
-            con.execute(f"COPY ({_timesketch_select(fields_as_json_text=True)}) TO '{quoted}' (FORMAT CSV, HEADER)")
+            con.execute(
+                f"COPY ({_timesketch_select(fields_as_json_text=True)}) TO '{quoted}' (FORMAT CSV, HEADER)"
+            )
         else:
             con.execute(f"COPY ({_timesketch_select(fields_as_json_text=False)}) TO '{quoted}' (FORMAT JSON)")
     return total - untimed, untimed

@@ -25,7 +25,7 @@ import pyarrow.parquet as pq
 from forensics import __version__
 from forensics.case import Case, CaseError
 from forensics.schema import TIMELINE
-from parsers import HEAD_BYTES, Options, ParseWarning, Parser, by_name, sniff
+from parsers import HEAD_BYTES, Options, Parser, ParseWarning, by_name, sniff
 
 __all__ = ["FileResult", "IngestReport", "discover", "ingest", "sha256_file"]
 
@@ -80,7 +80,9 @@ def discover(paths: Iterable[str | Path], case_root: Path) -> Iterator[Path]:
         path = Path(given).expanduser().absolute()
         if path.is_dir():
             if case_root == path.resolve() or case_root.is_relative_to(path.resolve()):
-                raise CaseError(f"the case folder {case_root} is inside the evidence folder {path}: choose a case folder outside it")
+                raise CaseError(
+                    f"the case folder {case_root} is inside the evidence folder {path}: choose a case folder outside it"
+                )
             for root, dirs, files in os.walk(path):
                 dirs.sort()
                 for name in sorted(files):
@@ -128,9 +130,14 @@ def ingest(
                     finished.append(result)
                 continue
             known.add(result.sha256 or "")
-            outputs = [case.store / result.parser / f"{result.sha256}-{i:05d}.parquet" for i in range(len(units))]
+            outputs = [
+                case.store / result.parser / f"{result.sha256}-{i:05d}.parquet" for i in range(len(units))
+            ]
             outputs[0].parent.mkdir(parents=True, exist_ok=True)
-            jobs_args = [(result.parser, str(path), unit, options, str(out), result.sha256, str(path)) for unit, out in zip(units, outputs, strict=True)]
+            jobs_args = [
+                (result.parser, str(path), unit, options, str(out), result.sha256, str(path))
+                for unit, out in zip(units, outputs, strict=True)
+            ]
             if pool is None:
                 futures = [_done(run_unit(*args)) for args in jobs_args]
             else:
@@ -166,13 +173,16 @@ def _prepare(path: Path, known: set[str], options: Options) -> tuple[FileResult,
             head = fh.read(HEAD_BYTES)
             parser = sniff(head)
             if parser is None:
-                result.status, result.reason = "unrecognised", f"not a supported format (starts with {head[:8]!r})"
+                result.status, result.reason = (
+                    "unrecognised",
+                    f"not a supported format (starts with {head[:8]!r})",
+                )
                 return result, []
             result.parser = parser.name
             return result, parser.plan(fh, result.size, options)
     except OSError as exc:
         result.status, result.reason = "unreadable", f"cannot read: {exc.strerror or exc}"
-    except Exception as exc:  # noqa: BLE001 - one bad file never stops the run
+    except Exception as exc:
         result.status, result.reason = "failed", f"{type(exc).__name__}: {exc}"
     return result, []
 
@@ -196,7 +206,7 @@ def run_unit(
                     writer = pq.ParquetWriter(tmp, TIMELINE, compression="zstd")
                 writer.write_batch(_stamp(item, evidence_id, source_file))
                 rows += item.num_rows
-    except Exception as exc:  # noqa: BLE001 - reported as a warning on the unit
+    except Exception as exc:
         found.append(ParseWarning("unit", None, f"parser stopped: {type(exc).__name__}: {exc}", 0))
     finally:
         if writer is not None:
@@ -232,7 +242,7 @@ def _collect(pending: list, finished: list[FileResult], progress: Progress | Non
         for future, out in zip(futures, outputs, strict=True):
             try:
                 rows, found = future.result()
-            except Exception as exc:  # noqa: BLE001 - a crashed worker is a warning, not an abort
+            except Exception as exc:
                 rows, found = 0, [ParseWarning("unit", None, f"worker failed: {exc}", 0)]
                 failed += 1
             result.records += rows
@@ -266,7 +276,9 @@ def _record(case: Case, results: list[FileResult]) -> None:
         for r in results
     ]  # fmt: skip
     warnings = [
-        [r.sha256, r.path, r.parser, w.location, w.offset, w.reason, w.count] for r in results for w in r.warnings
+        [r.sha256, r.path, r.parser, w.location, w.offset, w.reason, w.count]
+        for r in results
+        for w in r.warnings
     ]
     with case.connect() as con:
         con.execute("BEGIN")

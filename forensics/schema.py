@@ -12,7 +12,15 @@ from __future__ import annotations
 
 import pyarrow as pa
 
-__all__ = ["CORE_COLUMNS", "STRING_COLUMNS", "TIMELINE", "TIMESTAMP_DESC", "WARNINGS", "empty_table", "validate"]
+__all__ = [
+    "CORE_COLUMNS",
+    "STRING_COLUMNS",
+    "TIMELINE",
+    "TIMESTAMP_DESC",
+    "WARNINGS",
+    "empty_table",
+    "validate",
+]
 
 TS = pa.timestamp("us", tz="UTC")
 

@@ -6,10 +6,11 @@ Adding a parser: one module here (a ``Parser`` subclass), one test module, one l
 
 from parsers.base import HEAD_BYTES, Options, Parser, ParseWarning
 from parsers.evtx import EvtxParser
+from parsers.winevent_json import WinEventJsonParser
 
 __all__ = ["HEAD_BYTES", "PARSERS", "Options", "ParseWarning", "Parser", "by_name", "sniff"]
 
-PARSERS: tuple[Parser, ...] = (EvtxParser(),)
+PARSERS: tuple[Parser, ...] = (EvtxParser(), WinEventJsonParser())
 
 
 def sniff(head: bytes) -> Parser | None:

@@ -80,7 +80,14 @@ def scan_chunks(fh: BinaryIO, size: int) -> tuple[list[Chunk], list[ParseWarning
         fh.seek(offset)
         data = fh.read(CHUNK_SIZE)
         if len(data) < CHUNK_SIZE and data.strip(b"\x00"):
-            notes.append(ParseWarning(f"chunk {index}", offset, f"truncated chunk ({len(data)} of 65536 bytes), read what is whole", 0))
+            notes.append(
+                ParseWarning(
+                    f"chunk {index}",
+                    offset,
+                    f"truncated chunk ({len(data)} of 65536 bytes), read what is whole",
+                    0,
+                )
+            )
         if data[:8] == CHUNK_MAGIC:
             first, last = struct.unpack_from("<QQ", data, 24)
             chunks.append(Chunk(index, offset, first, last))
@@ -89,11 +96,26 @@ def scan_chunks(fh: BinaryIO, size: int) -> tuple[list[Chunk], list[ParseWarning
         elif data[512:516] == RECORD_MAGIC:
             first, last = struct.unpack_from("<QQ", data, 24)
             chunks.append(Chunk(index, offset, first, last, repaired=True))
-            notes.append(ParseWarning(f"chunk {index}", offset, "bad chunk magic, records present: repaired in memory", 0))
+            notes.append(
+                ParseWarning(
+                    f"chunk {index}", offset, "bad chunk magic, records present: repaired in memory", 0
+                )
+            )
         else:
-            notes.append(ParseWarning(f"chunk {index}", offset, f"not a chunk (magic {data[:8]!r}), no records in it: skipped", 0))
+            notes.append(
+                ParseWarning(
+                    f"chunk {index}",
+                    offset,
+                    f"not a chunk (magic {data[:8]!r}), no records in it: skipped",
+                    0,
+                )
+            )
     if declared and len(chunks) > declared:
-        notes.append(ParseWarning("file header", 0, f"header declares {declared} chunks, {len(chunks)} found: all read", 0))
+        notes.append(
+            ParseWarning(
+                "file header", 0, f"header declares {declared} chunks, {len(chunks)} found: all read", 0
+            )
+        )
     return chunks, notes
 
 
@@ -101,7 +123,20 @@ def synthesize(chunk_bytes: list[bytes], next_record_id: int = 1) -> bytes:
     """A valid file header followed by the given chunks, for parsing a chunk range alone."""
     count = len(chunk_bytes)
     head = bytearray(HEADER_SIZE)
-    struct.pack_into("<8sQQQIHHHH", head, 0, FILE_MAGIC, 0, max(count - 1, 0), next_record_id, 128, 1, 3, HEADER_SIZE, count)
+    struct.pack_into(
+        "<8sQQQIHHHH",
+        head,
+        0,
+        FILE_MAGIC,
+        0,
+        max(count - 1, 0),
+        next_record_id,
+        128,
+        1,
+        3,
+        HEADER_SIZE,
+        count,
+    )
     struct.pack_into("<I", head, 124, zlib.crc32(bytes(head[:120])))
     return bytes(head) + b"".join(chunk_bytes)
 
@@ -128,7 +163,7 @@ class EvtxParser(Parser):
             raise ValueError(f"unknown EVTX backend {options.evtx_backend!r}; choose from {BACKENDS}")
         chunks, notes = scan_chunks(fh, size)
         if not chunks:
-            return [((), tuple(notes) + (ParseWarning("file", 0, "no readable chunk in the file", 0),))]
+            return [((), (*tuple(notes), ParseWarning("file", 0, "no readable chunk in the file", 0)))]
         return [
             (tuple(chunks[i : i + CHUNKS_PER_UNIT]), tuple(notes) if i == 0 else ())
             for i in range(0, len(chunks), CHUNKS_PER_UNIT)
@@ -190,7 +225,9 @@ class EvtxParser(Parser):
             yield batch
 
 
-def _add(builder: RowBuilder, record_id: int | None, system: dict, data: dict, recovered_by: str | None) -> None:
+def _add(
+    builder: RowBuilder, record_id: int | None, system: dict, data: dict, recovered_by: str | None
+) -> None:
     row, fields = to_row(system, data)
     row["source"] = EvtxParser.name
     row["source_record"] = record_id
@@ -199,7 +236,9 @@ def _add(builder: RowBuilder, record_id: int | None, system: dict, data: dict, r
     builder.add(row, fields)
 
 
-def _rust_records(buf: bytes, chunks: tuple[Chunk, ...], errors: dict[int, str]) -> Iterator[tuple[int, dict, dict]]:
+def _rust_records(
+    buf: bytes, chunks: tuple[Chunk, ...], errors: dict[int, str]
+) -> Iterator[tuple[int, dict, dict]]:
     """(record id, system, data) from the Rust parser; its skipped-data warnings are kept
     per chunk in ``errors``."""
     from evtx import PyEvtxParser
@@ -219,7 +258,10 @@ def _rust_records(buf: bytes, chunks: tuple[Chunk, ...], errors: dict[int, str])
 
 
 def _python_evtx_records(
-    blobs: list[bytes], chunks: tuple[Chunk, ...] | list[Chunk], wanted: set[int] | None, errors: dict[int, str]
+    blobs: list[bytes],
+    chunks: tuple[Chunk, ...] | list[Chunk],
+    wanted: set[int] | None,
+    errors: dict[int, str],
 ) -> Iterator[tuple[int, dict, dict]]:
     """(record id, system, data) from python-evtx, chunk by chunk, one bad record at a time."""
     from Evtx.Evtx import ChunkHeader
@@ -233,11 +275,11 @@ def _python_evtx_records(
                     continue
                 try:
                     system, data = flatten_xml_event(record.xml())
-                except Exception as exc:  # noqa: BLE001 - any failure is one unreadable record
+                except Exception as exc:
                     errors.setdefault(chunk.index, f"python-evtx: record {record_id}: {exc}"[:300])
                     continue
                 yield record_id, system, data
-        except Exception as exc:  # noqa: BLE001 - a broken record chain ends this chunk only
+        except Exception as exc:
             errors.setdefault(chunk.index, f"python-evtx: {exc}"[:300])
 
 
@@ -259,7 +301,7 @@ def _dissect_records(blob: bytes, known: set[tuple]) -> Iterator[tuple[dict, dic
             if key not in known:
                 known.add(key)
                 yield system, data
-    except Exception:  # noqa: BLE001 - the rest of the chunk is beyond this parser too
+    except Exception:
         return
 
 

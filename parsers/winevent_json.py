@@ -70,7 +70,11 @@ _NXLOG_SYSTEM = {
     "ThreadID": "Execution_ThreadID", "UserID": "Security_UserID",
     "ActivityID": "Correlation_ActivityID", "RelatedActivityID": "Correlation_RelatedActivityID",
 }  # fmt: skip
-_NXLOG_ACCOUNT = {"AccountName": "Security_UserID_Name", "Domain": "Security_UserID_Domain", "AccountType": "Security_UserID_Type"}
+_NXLOG_ACCOUNT = {
+    "AccountName": "Security_UserID_Name",
+    "Domain": "Security_UserID_Domain",
+    "AccountType": "Security_UserID_Type",
+}
 # Logstash envelope (the OTRF pipeline): dropped when a Logstash marker is present.
 _LOGSTASH_DROP = frozenset({"host", "port", "tags", "type"})
 _GUID_KEYS = frozenset({"Provider_Guid", "Correlation_ActivityID", "Correlation_RelatedActivityID"})
@@ -122,7 +126,9 @@ class WinEventJsonParser(Parser):
             return True
         if "EventID" in top and top & {"Channel", "SourceName", "Hostname", "Computer"}:
             return True
-        return ("winlog", "event_id") in paths or ("event_id" in top and bool(top & {"log_name", "source_name"}))
+        return ("winlog", "event_id") in paths or (
+            "event_id" in top and bool(top & {"log_name", "source_name"})
+        )
 
     def parse(self, fh: BinaryIO, unit: object, options: Options) -> Iterator[pa.RecordBatch | ParseWarning]:
         fh.seek(0)
@@ -217,7 +223,9 @@ def _lines(fh: BinaryIO) -> Iterator[Item]:
                 continue
             if not replaced and "\ufffd" in decoded and b"\xef\xbf\xbd" not in line:
                 replaced = True
-                yield ParseWarning(f"line {number}", start, "invalid UTF-8 replaced with U+FFFD (first occurrence)", 0)
+                yield ParseWarning(
+                    f"line {number}", start, "invalid UTF-8 replaced with U+FFFD (first occurrence)", 0
+                )
         yield f"line {number}", start, ordinal, obj
 
 
@@ -315,7 +323,9 @@ def _values(fh: BinaryIO) -> Iterator[Item]:
                 start = src.offset(pos)
                 where = src.offset(exc.pos) if exc.pos >= pos else start
                 if resume < 0:
-                    cut = src.eof and (exc.pos >= len(src.buf.rstrip(_WS)) or exc.msg.startswith("Unterminated"))
+                    cut = src.eof and (
+                        exc.pos >= len(src.buf.rstrip(_WS)) or exc.msg.startswith("Unterminated")
+                    )
                     what = "truncated" if cut else "invalid"
                     reason = f"{what} JSON ({exc.msg} at byte {where}); nothing after it could be read"
                     yield ParseWarning(location, start, reason, 1)
@@ -334,7 +344,11 @@ def _values(fh: BinaryIO) -> Iterator[Item]:
 def _clean(value: Any) -> Any:
     """Invalid UTF-8 (kept as lone surrogates while decoding) -> U+FFFD, in every string."""
     if isinstance(value, str):
-        return value.encode("utf-8", "surrogateescape").decode("utf-8", "replace") if _SURROGATE.search(value) else value
+        return (
+            value.encode("utf-8", "surrogateescape").decode("utf-8", "replace")
+            if _SURROGATE.search(value)
+            else value
+        )
     if isinstance(value, dict):
         return {_clean(k): _clean(v) for k, v in value.items()}
     if isinstance(value, list):
@@ -363,7 +377,9 @@ def _canonical(obj: Any, clock: _Clock) -> tuple[dict[str, str | None], dict[str
         rendered = text(rendering.get("Message")) if isinstance(rendering, dict) else None
         system["TimeCreated_SystemTime"] = clock.utc(system.get("TimeCreated_SystemTime"))
         return system, data, rendered
-    if isinstance(obj.get("winlog"), dict) or ("event_id" in obj and ("log_name" in obj or "source_name" in obj)):
+    if isinstance(obj.get("winlog"), dict) or (
+        "event_id" in obj and ("log_name" in obj or "source_name" in obj)
+    ):
         return _from_winlogbeat(obj, clock)
     if "EventID" in obj:
         return _from_flat(obj, clock)
@@ -371,7 +387,9 @@ def _canonical(obj: Any, clock: _Clock) -> tuple[dict[str, str | None], dict[str
     raise _NotAnEvent(f"not a Windows event: no Event/System, EventID or winlog key (keys: {keys})")
 
 
-def _from_flat(obj: dict[str, Any], clock: _Clock) -> tuple[dict[str, str | None], dict[str, str | None], str | None]:
+def _from_flat(
+    obj: dict[str, Any], clock: _Clock
+) -> tuple[dict[str, str | None], dict[str, str | None], str | None]:
     """NXLog im_msvistalog / OTRF flattened object -> canonical pair."""
     nxlog = any(mark in obj for mark in _NXLOG_MARKS)
     logstash = "@version" in obj or "@timestamp" in obj
@@ -413,7 +431,9 @@ def _from_flat(obj: dict[str, Any], clock: _Clock) -> tuple[dict[str, str | None
     return system, data, message if isinstance(message, str) else None
 
 
-def _from_winlogbeat(obj: dict[str, Any], clock: _Clock) -> tuple[dict[str, str | None], dict[str, str | None], str | None]:
+def _from_winlogbeat(
+    obj: dict[str, Any], clock: _Clock
+) -> tuple[dict[str, str | None], dict[str, str | None], str | None]:
     """Elastic winlogbeat 7/8 (``winlog.*``) or 6 (top-level ``event_id``...) -> canonical pair.
     When ``event.original`` holds the event XML (``include_xml: true``), that is used instead."""
     winlog = obj.get("winlog") if isinstance(obj.get("winlog"), dict) else {}
@@ -424,7 +444,7 @@ def _from_winlogbeat(obj: dict[str, Any], clock: _Clock) -> tuple[dict[str, str 
     if isinstance(original, str) and original.lstrip().startswith("<Event"):
         try:
             system, data = flatten_xml_event(original)
-        except Exception:  # noqa: BLE001 - a mangled copy: fall back to the parsed fields
+        except Exception:  # a mangled copy: fall back to the parsed fields
             pass
         else:
             system["TimeCreated_SystemTime"] = clock.utc(system.get("TimeCreated_SystemTime"))
@@ -497,7 +517,9 @@ def _value(value: Any) -> str | None:
 
 
 def _is_int(value: Any) -> bool:
-    return (isinstance(value, int) and not isinstance(value, bool)) or (isinstance(value, str) and value.isdigit())
+    return (isinstance(value, int) and not isinstance(value, bool)) or (
+        isinstance(value, str) and value.isdigit()
+    )
 
 
 def _system_value(key: str, value: Any) -> str | None:
@@ -576,19 +598,25 @@ class _Clock:
 
     def notes(self) -> Iterator[ParseWarning]:
         if self.offsets:
-            offsets = ", ".join(_signed(o) for o, _ in self.offsets.most_common())
+            zones = ", ".join(f"UTC{_signed(-o)}" for o, _ in self.offsets.most_common())
             yield ParseWarning(
                 "file", None,
-                f"NXLog EventTime has no zone: {sum(self.offsets.values())} times converted with UTC offset "
-                f"{offsets} inferred from EventReceivedTime vs @timestamp (EventTime is whole seconds)", 0,
+                f"NXLog EventTime has no zone: {sum(self.offsets.values())} times read as local time at {zones}, "
+                "inferred from EventReceivedTime vs @timestamp (EventTime has whole seconds only)", 0,
             )  # fmt: skip
         if self.assumed:
             yield ParseWarning(
-                "file", None, f"{self.assumed} event times have no zone (first: {self.first_assumed!r}): assumed UTC", 0
+                "file",
+                None,
+                f"{self.assumed} event times have no zone (first: {self.first_assumed!r}): assumed UTC",
+                0,
             )
         if self.unreadable:
             yield ParseWarning(
-                "file", None, f"{self.unreadable} event times unreadable (first: {self.first_unreadable!r}): left empty", 0
+                "file",
+                None,
+                f"{self.unreadable} event times unreadable (first: {self.first_unreadable!r}): left empty",
+                0,
             )
         if self.skews:
             common = ", ".join(f"{_signed(s)} x{n}" for s, n in self.skews.most_common(3))

@@ -49,7 +49,12 @@ def test_manifest_row_describes_the_evidence(corpus: Path, tmp_path: Path) -> No
     case.ingest([path])
     row = case.manifest().iloc[0]
     assert row.sha256 == sha256_file(path) == row.evidence_id
-    assert (row.parser, row.status, row.records, row["size"]) == ("windows_evtx", "ok", 358, path.stat().st_size)
+    assert (row.parser, row.status, row.records, row["size"]) == (
+        "windows_evtx",
+        "ok",
+        358,
+        path.stat().st_size,
+    )
     assert row.warnings == 9 and row.lost == 0  # the dirty header and 8 slack slots, all notes
     rows = case.timeline(columns=["evidence_id", "source_file"])
     assert set(rows.evidence_id) == {row.sha256}
@@ -117,7 +122,7 @@ def test_timeline_filters_and_sql(corpus: Path, tmp_path: Path) -> None:
     window = case.timeline(start="2019-04-27T21:04:00Z", end="2019-04-27T21:06:00Z")
     assert len(window) and window.datetime.min().isoformat() >= "2019-04-27T21:04:00+00:00"
     assert window.datetime.is_monotonic_increasing
-    sliver = case.timeline(host="valkyrie.GALACTICA.cc", code=1, grep="wevtutil.exe\" cl")
+    sliver = case.timeline(host="valkyrie.GALACTICA.cc", code=1, grep='wevtutil.exe" cl')
     assert [c.split(" cl ", 1)[1] for c in sliver.process_command_line] == [
         "security", "system", "application", "Microsoft-Windows-Sysmon/Operational",
         '"Microsoft-Windows-Windows Defender/Operational"',
@@ -125,7 +130,9 @@ def test_timeline_filters_and_sql(corpus: Path, tmp_path: Path) -> None:
     assert sliver.datetime[0].isoformat() == "2023-05-18T18:28:20.173882+00:00"
     with pytest.raises(CaseError):
         case.timeline(start="yesterday")
-    field = case.sql("SELECT fields['IntegrityLevel'] AS v FROM timeline WHERE process_command_line LIKE '%wevtutil%'")
+    field = case.sql(
+        "SELECT fields['IntegrityLevel'] AS v FROM timeline WHERE process_command_line LIKE '%wevtutil%'"
+    )
     assert field.v[0] == "High"
 
 
@@ -145,11 +152,29 @@ def test_exports(corpus: Path, tmp_path: Path) -> None:
     assert pq.read_metadata(tmp_path / "t.parquet").num_rows == 24
 
 
-def test_python_evtx_backend_through_the_cli(corpus: Path, tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+def test_python_evtx_backend_through_the_cli(
+    corpus: Path, tmp_path: Path, capsys: pytest.CaptureFixture
+) -> None:
     path = corpus / "evtx/deepbluecli/sliver-sysmon.evtx"
-    assert cli(["ingest", str(path), "--case", str(tmp_path / "c"), "--evtx-backend", "python-evtx", "--quiet"]) == 0
+    assert (
+        cli(["ingest", str(path), "--case", str(tmp_path / "c"), "--evtx-backend", "python-evtx", "--quiet"])
+        == 0
+    )
     capsys.readouterr()
-    assert cli(["query", "--case", str(tmp_path / "c"), "--sql", "SELECT count(*) AS n FROM timeline", "--format", "csv"]) == 0
+    assert (
+        cli(
+            [
+                "query",
+                "--case",
+                str(tmp_path / "c"),
+                "--sql",
+                "SELECT count(*) AS n FROM timeline",
+                "--format",
+                "csv",
+            ]
+        )
+        == 0
+    )
     assert capsys.readouterr().out == "n\n24\n"
     assert cli(["timeline", "--case", str(tmp_path / "c"), "--code", "1", "--format", "jsonl"]) == 0
     rows = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
@@ -161,5 +186,7 @@ def case_count(case_dir: Path, code: str) -> int:
 
 
 def test_options_reject_unknown_backend(tmp_path: Path, corpus: Path) -> None:
-    report = Case.open(tmp_path / "c").ingest([corpus / "evtx/deepbluecli/sliver-sysmon.evtx"], options=Options(evtx_backend="nope"))
+    report = Case.open(tmp_path / "c").ingest(
+        [corpus / "evtx/deepbluecli/sliver-sysmon.evtx"], options=Options(evtx_backend="nope")
+    )
     assert report.files[0].status == "failed" and "unknown EVTX backend" in report.files[0].reason

@@ -23,7 +23,9 @@ def test_accessor_on_a_case(corpus: Path, tmp_path: Path) -> None:
     around = df.timeline.around("2023-05-18T18:28:20.2Z", before="30ms", after="30ms")
     assert around.datetime.min() >= pd.Timestamp("2023-05-18T18:28:20.17Z")
     assert around.datetime.max() <= pd.Timestamp("2023-05-18T18:28:20.23Z")
-    assert len(around) == len(df[(df.datetime >= "2023-05-18T18:28:20.17Z") & (df.datetime <= "2023-05-18T18:28:20.23Z")])
+    assert len(around) == len(
+        df[(df.datetime >= "2023-05-18T18:28:20.17Z") & (df.datetime <= "2023-05-18T18:28:20.23Z")]
+    )
     assert len(df.timeline.for_host("VALKYRIE.GALACTICA.CC")) == 24
     stacked = df.timeline.stack("event_code")
     assert list(stacked.columns) == ["event_code", "count"]

@@ -8,7 +8,9 @@ from pathlib import Path
 from parsers.base import Options, Parser, ParseWarning
 
 
-def parse_file(parser: Parser, path: Path, options: Options | None = None) -> tuple[list[dict], list[ParseWarning]]:
+def parse_file(
+    parser: Parser, path: Path, options: Options | None = None
+) -> tuple[list[dict], list[ParseWarning]]:
     """All rows (as dicts) and warnings a parser yields for one file."""
     options = options or Options()
     rows: list[dict] = []
