@@ -244,7 +244,13 @@ def flatten_json_event(event: dict[str, Any]) -> tuple[dict[str, str | None], di
                 system[key] = text(value["#text"])
         else:
             system[key] = text(value)
-    data: dict[str, str | None] = {}
+    event_data = ev.get("EventData")
+    if type(event_data) is dict and len(ev) == 3 and "#attributes" not in event_data:
+        # Fast path, most records: <EventData> of named scalar <Data> only.
+        data = {k: v if type(v) is str and v and v[0] != "{" else text(v) for k, v in event_data.items()}
+        if not any(type(v) in (dict, list) for v in event_data.values()):
+            return system, data
+    data = {}
     for section in ("EventData", "UserData", "ProcessingErrorData", "DebugData", "BinaryEventData"):
         node = ev.get(section)
         if node is not None:
