@@ -42,6 +42,13 @@ _BOM = "\ufeff"
 _WS = " \t\r\n"
 _RECORD_LINE = re.compile(r"Record (\d+)[ \t]*\r?\n")
 _TOKENS = re.compile(r'"(?:[^"\\]|\\.)*"|[{}\[\]:]')
+_WINLOGBEAT_AGENT = re.compile(r'"(?:type|beat)"\s*:\s*"winlogbeat"')
+# Top-level keys of NXLog/OTRF objects: two of them in a first object cut before its "EventID"
+# (a long Message first) are enough.
+_FLAT_HINTS = frozenset({
+    "SourceName", "Hostname", "Channel", "ProviderGuid", "TimeCreated", "EventReceivedTime",
+    "SourceModuleType", "RecordNumber",
+})  # fmt: skip
 _SURROGATE = re.compile("[\udc80-\udcff]")
 _SYSMON = "Microsoft-Windows-Sysmon"
 _SKEW = timedelta(minutes=10)
@@ -120,14 +127,18 @@ class WinEventJsonParser(Parser):
             body = body[record.end() :].lstrip(_WS)
         if not body.startswith(("{", "[")):
             return False
-        paths = _key_paths(body)
+        paths, cut = _key_paths(body)
         top = {p[0] for p in paths if len(p) == 1}
         if ("Event", "System") in paths:
             return True
         if "EventID" in top and top & {"Channel", "SourceName", "Hostname", "Computer"}:
             return True
-        return ("winlog", "event_id") in paths or (
-            "event_id" in top and bool(top & {"log_name", "source_name"})
+        if ("winlog", "event_id") in paths or ("event_id" in top and top & {"log_name", "source_name"}):
+            return True
+        # The first object does not fit in the head: its telling key may come after a long message.
+        return cut and (
+            ("EventID" not in top and len(top & _FLAT_HINTS) >= 2)
+            or ("winlog" not in top and bool(_WINLOGBEAT_AGENT.search(body)))
         )
 
     def parse(self, fh: BinaryIO, unit: object, options: Options) -> Iterator[pa.RecordBatch | ParseWarning]:
@@ -144,10 +155,15 @@ class WinEventJsonParser(Parser):
             location, offset, record, obj = item
             try:
                 system, data, rendered = _canonical(obj, clock)
+                row, fields = to_row(system, data, rendered=rendered)
             except _NotAnEvent as exc:
                 yield ParseWarning(location, offset, str(exc), 1)
                 continue
-            row, fields = to_row(system, data, rendered=rendered)
+            except Exception as exc:  # one odd object must not end the file
+                yield ParseWarning(
+                    location, offset, f"unreadable event: {type(exc).__name__}: {exc}"[:300], 1
+                )
+                continue
             row["source"] = self.name
             row["source_record"] = record
             clock.check_sysmon(system, data)
@@ -163,11 +179,13 @@ class WinEventJsonParser(Parser):
 # --- framing -----------------------------------------------------------------------------------
 
 
-def _key_paths(body: str) -> set[tuple[str, ...]]:
-    """Key paths (object keys from the root, arrays skipped) found in a possibly cut JSON text."""
+def _key_paths(body: str) -> tuple[set[tuple[str, ...]], bool]:
+    """Key paths (object keys from the root, arrays skipped) found in a possibly cut JSON text,
+    and whether the first object is cut (not closed within ``body``)."""
     paths: set[tuple[str, ...]] = set()
-    stack: list[str | None] = []  # per open container: its current key ("" for arrays)
+    stack: list[str | None] = []  # per open container: its current key (None for arrays)
     kinds: list[str] = []
+    closed = False
     tokens = [m.group() for m in _TOKENS.finditer(body)]
     for i, token in enumerate(tokens):
         if token in ("{", "["):
@@ -177,10 +195,11 @@ def _key_paths(body: str) -> set[tuple[str, ...]]:
             if kinds:
                 kinds.pop()
                 stack.pop()
+                closed = closed or not [k for k in kinds if k == "{"]
         elif token[0] == '"' and kinds and kinds[-1] == "{" and i + 1 < len(tokens) and tokens[i + 1] == ":":
             stack[-1] = token[1:-1]
             paths.add(tuple(k for k, kind in zip(stack, kinds, strict=True) if kind == "{" and k is not None))
-    return paths
+    return paths, not closed
 
 
 def _is_ndjson(probe: bytes) -> bool:
@@ -189,17 +208,17 @@ def _is_ndjson(probe: bytes) -> bool:
     lines = [line for line in probe.removeprefix(codecs.BOM_UTF8).split(b"\n")[:-1] if line.strip()]
     for line in lines[:5]:
         try:
-            if isinstance(orjson.loads(line), dict):
+            if isinstance(json.loads(line.decode("utf-8", "replace")), dict):
                 return True
-        except orjson.JSONDecodeError:
+        except ValueError:
             continue
     return False
 
 
-Item = tuple[str, int, int, Any] | ParseWarning
+_Item = tuple[str, int, int, Any] | ParseWarning
 
 
-def _lines(fh: BinaryIO) -> Iterator[Item]:
+def _lines(fh: BinaryIO) -> Iterator[_Item]:
     """NDJSON: one (location, offset, ordinal, object) per non-blank line, or a warning."""
     offset = 0
     ordinal = 0
@@ -269,7 +288,7 @@ class _Text:
         return keep
 
 
-def _values(fh: BinaryIO) -> Iterator[Item]:
+def _values(fh: BinaryIO) -> Iterator[_Item]:
     """Concatenated (pretty-printed) objects or a JSON array of them, streamed through
     ``raw_decode``. A bad object is skipped to the next object starting at its indentation."""
     decoder = json.JSONDecoder()
@@ -278,7 +297,7 @@ def _values(fh: BinaryIO) -> Iterator[Item]:
     pos = 1 if src.buf.startswith(_BOM) else 0
     ordinal = 0
     record: int | None = None
-    in_array = seen_value = False
+    in_array = seen_value = noted = False
     while True:
         while pos < len(src.buf) and (src.buf[pos] in _WS or (in_array and src.buf[pos] == ",")):
             pos += 1
@@ -335,7 +354,13 @@ def _values(fh: BinaryIO) -> Iterator[Item]:
                 break
         if not skipped:
             if src.dirty:
-                obj = _clean(obj)
+                cleaned = _clean(obj)
+                if not noted and cleaned != obj:
+                    noted = True
+                    yield ParseWarning(
+                        location, src.offset(pos), "invalid UTF-8 replaced with U+FFFD (first occurrence)", 0
+                    )
+                obj = cleaned
             yield location, src.offset(pos), record if record is not None else ordinal, obj
         record = None
         pos = end
@@ -399,8 +424,10 @@ def _from_flat(
     system: dict[str, str | None] = {}
     data: dict[str, str | None] = {}
     for key, value in obj.items():
-        if key in ("Message", "TimeCreated", "EventTime", "@timestamp", "@version", "@metadata"):
+        if key in ("Message", "TimeCreated", "@timestamp", "@version", "@metadata"):
             continue
+        if key == "EventTime" and "TimeCreated" not in obj:
+            continue  # the time source, read below
         if logstash and key in _LOGSTASH_DROP:
             continue
         canonical = _FLAT_SYSTEM.get(key)
@@ -443,12 +470,12 @@ def _from_winlogbeat(
     original = event.get("original")
     if isinstance(original, str) and original.lstrip().startswith("<Event"):
         try:
-            system, data = flatten_xml_event(original)
+            from_xml = flatten_xml_event(original)
         except Exception:  # a mangled copy: fall back to the parsed fields
             pass
         else:
-            system["TimeCreated_SystemTime"] = clock.utc(system.get("TimeCreated_SystemTime"))
-            return system, data, rendered
+            from_xml[0]["TimeCreated_SystemTime"] = clock.utc(from_xml[0].get("TimeCreated_SystemTime"))
+            return *from_xml, rendered
     # winlogbeat 6 kept these at the top level; from 7 on the top level holds ECS fields
     # (process.pid, user.name...) describing the event's subject, not the <System> values.
     sources = (winlog,) if "event_id" in winlog else (winlog, obj)
@@ -585,10 +612,15 @@ class _Clock:
     def check_sysmon(self, system: dict[str, str | None], data: dict[str, str | None]) -> None:
         """Sysmon's EventData ``UtcTime`` is UTC by definition: an event time far from it means
         the export's times are not UTC (OTRF's TimeCreated is local time, some with a false Z)."""
-        if system.get("Provider_Name") != _SYSMON or not data.get("UtcTime"):
+        utc_time = data.get("UtcTime")
+        if system.get("Provider_Name") != _SYSMON or not utc_time:
             return
-        when = parse_iso(system.get("TimeCreated_SystemTime"))
-        truth = parse_iso(data["UtcTime"])
+        created = system.get("TimeCreated_SystemTime") or ""
+        if created[:10] == utc_time[:10] and created[11:16] == utc_time[11:16]:
+            self.sysmon += 1  # same minute: the common case, no parsing needed
+            return
+        when = parse_iso(created)
+        truth = parse_iso(utc_time)
         if when is None or truth is None:
             return
         self.sysmon += 1
