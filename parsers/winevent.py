@@ -20,7 +20,7 @@ import base64
 import re
 from typing import Any
 
-__all__ = ["flatten_json_event", "text", "to_row"]
+__all__ = ["flatten_json_event", "flatten_xml_event", "put_field", "text", "to_row"]
 
 #: <System> values that become core columns rather than fields.
 _SYSTEM_CORE = frozenset({"Provider_Name", "EventID", "Channel", "Computer", "TimeCreated_SystemTime"})
@@ -271,21 +271,22 @@ def _flatten(node: Any, name: str, out: dict[str, str | None]) -> None:
             if key == "#attributes":
                 for attr, attr_value in value.items():
                     if not attr.startswith("xmlns") and not (attr == "Name" and name):
-                        _put(out, f"{name}_{attr}" if name else attr, text(attr_value))
+                        put_field(out, f"{name}_{attr}" if name else attr, text(attr_value))
             else:
                 _flatten(value, key, out)
     elif isinstance(node, list):
         if all(not isinstance(v, (dict, list)) for v in node):
             for i, value in enumerate(node, 1):
-                _put(out, f"{name or 'Data'}[{i}]", text(value))
+                put_field(out, f"{name or 'Data'}[{i}]", text(value))
         else:
             for value in node:
                 _flatten(value, name, out)
     else:
-        _put(out, name or "Data", text(node))
+        put_field(out, name or "Data", text(node))
 
 
-def _put(out: dict[str, str | None], key: str, value: str | None) -> None:
+def put_field(out: dict[str, str | None], key: str, value: str | None) -> None:
+    """Store ``value`` under ``key``; a repeated name gets ``[2]``, ``[3]``... (nothing overwritten)."""
     if key in out:
         i = 2
         while f"{key}[{i}]" in out:
@@ -341,22 +342,22 @@ def _flatten_xml(element: Any, name: str, out: dict[str, str | None], *, top: bo
         for child in children:
             child_tag = _local(child.tag)
             if child_tag == "Data" and "Name" in child.attrib:
-                _put(out, child.attrib["Name"], _xml_value(child))
+                put_field(out, child.attrib["Name"], _xml_value(child))
             elif child_tag == "Data":
                 key = "Data" if len(unnamed) == 1 else f"Data[{unnamed.index(child) + 1}]"
-                _put(out, key, _xml_value(child))
+                put_field(out, key, _xml_value(child))
             else:
                 _flatten_xml(child, child_tag, out, top=False)
         return
     if not children and "Name" in element.attrib and len(element.attrib) == 1:
-        _put(out, element.attrib["Name"], _xml_value(element))
+        put_field(out, element.attrib["Name"], _xml_value(element))
         return
     for attr, value in element.attrib.items():
         if not _local(attr).startswith("xmlns"):
-            _put(out, f"{name}_{_local(attr)}", text(_xml_text(value)))
+            put_field(out, f"{name}_{_local(attr)}", text(_xml_text(value)))
     if not children:
         if not element.attrib or (element.text and element.text.strip()):
-            _put(out, name, _xml_value(element))
+            put_field(out, name, _xml_value(element))
         return
     for child in children:
         _flatten_xml(child, _local(child.tag), out, top=False)

@@ -30,7 +30,7 @@ import pyarrow as pa
 from forensics.rows import RowBuilder
 from forensics.timeutil import parse_iso
 from parsers.base import Options, Parser, ParseWarning
-from parsers.winevent import flatten_json_event, flatten_xml_event, text, to_row
+from parsers.winevent import flatten_json_event, flatten_xml_event, put_field, text, to_row
 
 __all__ = ["WinEventJsonParser"]
 
@@ -517,7 +517,7 @@ def _leaves(value: Any, name: str, out: dict[str, str | None]) -> None:
         for child in value:
             _leaves(child, name, out)
     else:
-        _put(out, name or "Data", _value(value))
+        put_field(out, name or "Data", _value(value))
 
 
 def _dotted(value: Any, name: str, out: dict[str, str | None]) -> None:
@@ -525,16 +525,7 @@ def _dotted(value: Any, name: str, out: dict[str, str | None]) -> None:
         for key, child in value.items():
             _dotted(child, f"{name}.{key}", out)
     else:
-        _put(out, name, _value(value))
-
-
-def _put(out: dict[str, str | None], key: str, value: str | None) -> None:
-    if key in out:
-        i = 2
-        while f"{key}[{i}]" in out:
-            i += 1
-        key = f"{key}[{i}]"
-    out[key] = value
+        put_field(out, name, _value(value))
 
 
 def _value(value: Any) -> str | None:
