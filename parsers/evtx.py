@@ -199,6 +199,11 @@ class EvtxParser(Parser):
                     seen.add(record_id)
                     known.add(_identity(system))
                     _add(builder, record_id, system, data, "python-evtx")
+            for record_id, system, data in _carved_records(blob, missing):
+                missing.discard(record_id)
+                seen.add(record_id)
+                known.add(_identity(system))
+                _add(builder, record_id, system, data, "carved")
             if missing:
                 recovered = 0
                 for system, data in _dissect_records(blob, known):
@@ -283,6 +288,34 @@ def _python_evtx_records(
             errors.setdefault(chunk.index, f"python-evtx: {exc}"[:300])
 
 
+def _carved_records(blob: bytes, wanted: set[int]) -> Iterator[tuple[int, dict, dict]]:
+    """Records found by their signature rather than by walking the chain: after a record with a
+    broken size (zero, say) every parser loses the rest of the chunk, yet the records are there.
+    A candidate counts when its size and trailing size copy agree and its id is one missing."""
+    if not wanted:
+        return
+    from Evtx.Evtx import ChunkHeader, Record
+
+    chunk = ChunkHeader(blob, 0)
+    position = blob.find(RECORD_MAGIC, 512)
+    while position != -1:
+        size, record_id = struct.unpack_from("<IQ", blob, position + 4)
+        if (
+            record_id in wanted
+            and 28 <= size <= len(blob) - position
+            and struct.unpack_from("<I", blob, position + size - 4)[0] == size
+        ):
+            try:
+                system, data = flatten_xml_event(Record(blob, position, chunk).xml())
+            except Exception:  # not a record after all: keep scanning
+                pass
+            else:
+                yield record_id, system, data
+                position = blob.find(RECORD_MAGIC, position + size)
+                continue
+        position = blob.find(RECORD_MAGIC, position + 4)
+
+
 def _identity(system: dict) -> tuple:
     """Record identity across parsers: EventRecordID and time to the second (parsers round
     100 ns FILETIME ticks to microseconds differently)."""
@@ -301,7 +334,7 @@ def _dissect_records(blob: bytes, known: set[tuple]) -> Iterator[tuple[dict, dic
             if key not in known:
                 known.add(key)
                 yield system, data
-    except Exception:
+    except Exception:  # the rest of the chunk is beyond this parser too
         return
 
 

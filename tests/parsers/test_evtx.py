@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import struct
 import warnings
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -197,3 +198,54 @@ def test_backends_agree_on_core_columns_where_renderers_differ(corpus: Path) -> 
     for a, b in zip(rust, reference, strict=True):
         assert _same_value(a["datetime"].isoformat(), b["datetime"].isoformat())
         assert {k: a[k] for k in _CORE_ONLY} == {k: b[k] for k in _CORE_ONLY}
+
+
+def _damaged_copy(corpus: Path, tmp_path: Path, damage) -> tuple[list[dict], list, list[dict]]:
+    source = corpus / "evtx/deepbluecli/wmi-event-filter-persistance.evtx"
+    data = bytearray(source.read_bytes())
+    damage(data)
+    copy = tmp_path / "damaged.evtx"
+    copy.write_bytes(bytes(data))
+    rows, found = parse_file(PARSER, copy)
+    original, _ = parse_file(PARSER, source)
+    return rows, found, original
+
+
+def test_bad_chunk_magic_is_repaired_in_memory(corpus: Path, tmp_path: Path) -> None:
+    offset = 4096 + 3 * 65536
+
+    def damage(data: bytearray) -> None:
+        data[offset : offset + 8] = b"XXXXXXXX"
+
+    rows, found, original = _damaged_copy(corpus, tmp_path, damage)
+    assert len(rows) == len(original) == 901
+    assert ("chunk 3", offset, "bad chunk magic, records present: repaired in memory", 0) in [
+        (w.location, w.offset, w.reason, w.count) for w in found
+    ]
+
+
+def test_zero_size_record_loses_only_itself(corpus: Path, tmp_path: Path) -> None:
+    """The Rust parser and python-evtx both stop at a zero record size and lose the rest of the
+    chunk (72 records); the records behind it are carved by their signature."""
+    second = (
+        4096
+        + 512
+        + struct.unpack_from(
+            "<I", (corpus / "evtx/deepbluecli/wmi-event-filter-persistance.evtx").read_bytes(), 4096 + 512 + 4
+        )[0]
+    )
+
+    def damage(data: bytearray) -> None:
+        struct.pack_into("<I", data, second + 4, 0)
+
+    rows, found, original = _damaged_copy(corpus, tmp_path, damage)
+    lost = [(w.location, w.offset, w.count) for w in found if w.count]
+    assert lost == [("chunk 0 records 2-2", 4096, 1)]
+    assert len(rows) == 900
+    carved = {r["source_record"]: r for r in rows if dict(r["fields"]).get("recovered_by") == "carved"}
+    assert sorted(carved) == list(range(3, 74))
+    for row in original:
+        if row["source_record"] in carved:
+            twin = carved[row["source_record"]]
+            assert _same_value(row["datetime"].isoformat(), twin["datetime"].isoformat())
+            assert {k: row[k] for k in _CORE_ONLY} == {k: twin[k] for k in _CORE_ONLY}
