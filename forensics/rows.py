@@ -54,11 +54,14 @@ class RowBuilder:
             col.append(get(name))
         self._times.append(get("datetime"))
         self._tags.append(get("tags"))
-        items = fields.items() if isinstance(fields, Mapping) else fields
-        keys, values = self._keys, self._values
-        for k, v in items:
-            keys.append(k)
-            values.append(v)
+        if isinstance(fields, Mapping):
+            self._keys.extend(fields.keys())
+            self._values.extend(fields.values())
+        else:
+            for k, v in fields:
+                self._keys.append(k)
+                self._values.append(v)
+        keys = self._keys
         self._offsets.append(len(keys))
 
     def flush(self) -> pa.RecordBatch | None:
