@@ -20,6 +20,7 @@ __all__ = ["TS", "filetime_to_utc", "iso_array", "parse_iso", "to_display"]
 
 TS = pa.timestamp("us", tz="UTC")
 _EPOCH_1601 = datetime(1601, 1, 1, tzinfo=UTC)
+_MIN = datetime(1, 1, 1, tzinfo=UTC)  # python-evtx's rendering of a zero FILETIME
 _ISO = re.compile(
     r"^\s*(\d{4})-(\d{2})-(\d{2})[T ](\d{2}):(\d{2}):(\d{2})(?:[.,](\d+))?\s*"
     r"(Z|UTC|[+-]\d{2}:?\d{2})?\s*$",
@@ -55,7 +56,7 @@ def parse_iso(text: str | None, *, naive_is_utc: bool = True) -> datetime | None
         if zone is None and not naive_is_utc:
             return None
         dt = dt.replace(tzinfo=UTC)
-        return None if dt == _EPOCH_1601 else dt
+        return None if dt in (_EPOCH_1601, _MIN) else dt
     sign = 1 if zone[0] == "+" else -1
     digits = zone[1:].replace(":", "")
     offset = timedelta(hours=int(digits[:2]), minutes=int(digits[2:]))
@@ -70,7 +71,7 @@ def iso_array(values: Sequence[str | None]) -> pa.Array:
         out = arr.cast(TS)
     except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
         out = pa.array([parse_iso(v) for v in values], type=TS)
-    zero = pc.equal(out, pa.scalar(_EPOCH_1601, type=TS))
+    zero = pc.or_(pc.equal(out, pa.scalar(_EPOCH_1601, type=TS)), pc.equal(out, pa.scalar(_MIN, type=TS)))
     if pc.any(zero).as_py():
         out = pc.if_else(zero, pa.scalar(None, type=TS), out)
     return out

@@ -17,6 +17,7 @@ def test_parse_iso_variants() -> None:
     assert parse_iso("2017-12-26T15:10:29.136879+02:00") == expected
     assert parse_iso("2017-12-26T13:10:29.136879", naive_is_utc=False) is None
     assert parse_iso("1601-01-01T00:00:00Z") is None
+    assert parse_iso("0001-01-01 00:00:00") is None  # python-evtx's zero
     assert parse_iso("not a time") is None
 
 
