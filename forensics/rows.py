@@ -61,8 +61,7 @@ class RowBuilder:
             for k, v in fields:
                 self._keys.append(k)
                 self._values.append(v)
-        keys = self._keys
-        self._offsets.append(len(keys))
+        self._offsets.append(len(self._keys))
 
     def flush(self) -> pa.RecordBatch | None:
         """The rows added since the last flush as a record batch (None when empty)."""

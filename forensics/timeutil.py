@@ -16,7 +16,7 @@ from datetime import UTC, datetime, timedelta
 import pyarrow as pa
 import pyarrow.compute as pc
 
-__all__ = ["TS", "filetime_to_utc", "iso_array", "parse_iso", "to_display"]
+__all__ = ["TS", "filetime_to_utc", "iso_array", "iso_z", "parse_iso", "to_display"]
 
 TS = pa.timestamp("us", tz="UTC")
 _EPOCH_1601 = datetime(1601, 1, 1, tzinfo=UTC)
@@ -61,6 +61,11 @@ def parse_iso(text: str | None, *, naive_is_utc: bool = True) -> datetime | None
     digits = zone[1:].replace(":", "")
     offset = timedelta(hours=int(digits[:2]), minutes=int(digits[2:]))
     return (dt - sign * offset).replace(tzinfo=UTC)
+
+
+def iso_z(when: datetime) -> str:
+    """An aware UTC time as the canonical string parsers hand over: ``YYYY-MM-DDTHH:MM:SS.ffffffZ``."""
+    return when.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
 def iso_array(values: Sequence[str | None]) -> pa.Array:

@@ -34,7 +34,7 @@ import orjson
 import pyarrow as pa
 
 from forensics.rows import RowBuilder
-from forensics.timeutil import parse_iso
+from forensics.timeutil import iso_z, parse_iso
 from parsers.base import Options, Parser, ParseWarning
 from parsers.winevent import flatten_json_event, flatten_xml_event, text, to_row
 
@@ -183,27 +183,25 @@ class EvtxParser(Parser):
             records = _rust_records(synthesize(blobs), chunks, errors)
         else:
             records = _python_evtx_records(blobs, chunks, None, errors)
-        for record_id, system, data in records:
+
+        def take(record_id: int, system: dict, data: dict, recovered_by: str | None) -> None:
             seen.add(record_id)
             known.add(_identity(system))
-            _add(builder, record_id, system, data, None)
+            _add(builder, record_id, system, data, recovered_by)
+
+        for record_id, system, data in records:
+            take(record_id, system, data, None)
             if len(builder) >= options.batch_rows:
                 yield builder.flush()
         for chunk, blob in zip(chunks, blobs, strict=True):
             missing = set(chunk.expected) - seen
-            if not missing:
-                continue
-            if options.evtx_backend == "rust":
+            if missing and options.evtx_backend == "rust":
                 for record_id, system, data in _python_evtx_records([blob], [chunk], missing, errors):
                     missing.discard(record_id)
-                    seen.add(record_id)
-                    known.add(_identity(system))
-                    _add(builder, record_id, system, data, "python-evtx")
+                    take(record_id, system, data, "python-evtx")
             for record_id, system, data in _carved_records(blob, missing):
                 missing.discard(record_id)
-                seen.add(record_id)
-                known.add(_identity(system))
-                _add(builder, record_id, system, data, "carved")
+                take(record_id, system, data, "carved")
             if missing:
                 recovered = 0
                 for system, data in _dissect_records(blob, known):
@@ -353,7 +351,7 @@ def _from_dissect(record: Any) -> tuple[dict, dict]:
     for key, value in record.items():
         if key == "TimeCreated_SystemTime" and value is not None:
             when = parse_iso(str(value))
-            value = when.strftime("%Y-%m-%dT%H:%M:%S.%fZ") if when else None
+            value = iso_z(when) if when else None
         value = text(value)
         if value and len(value) == 38 and value[0] == "{" and value.count("-") == 4:
             value = str(uuid.UUID(bytes_le=uuid.UUID(value).bytes)).upper()

@@ -198,9 +198,6 @@ def to_row(
     proto = data.get("Protocol")
     if proto and ("source_ip" in row or "destination_ip" in row):
         row["network_protocol"] = _PROTOCOLS.get(proto, proto.lower())
-    for guid_column in ("process_guid", "process_parent_guid"):
-        if guid_column in row:
-            row[guid_column] = row[guid_column].strip("{}").upper()
 
     fields = dict(data)
     for key, value in system.items():
@@ -244,13 +241,7 @@ def flatten_json_event(event: dict[str, Any]) -> tuple[dict[str, str | None], di
                 system[key] = text(value["#text"])
         else:
             system[key] = text(value)
-    event_data = ev.get("EventData")
-    if type(event_data) is dict and len(ev) == 3 and "#attributes" not in event_data:
-        # Fast path, most records: <EventData> of named scalar <Data> only.
-        data = {k: v if type(v) is str and v and v[0] != "{" else text(v) for k, v in event_data.items()}
-        if not any(type(v) in (dict, list) for v in event_data.values()):
-            return system, data
-    data = {}
+    data: dict[str, str | None] = {}
     for section in ("EventData", "UserData", "ProcessingErrorData", "DebugData", "BinaryEventData"):
         node = ev.get(section)
         if node is not None:

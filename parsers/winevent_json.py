@@ -21,14 +21,14 @@ import json
 import re
 from collections import Counter
 from collections.abc import Iterator
-from datetime import datetime, timedelta
+from datetime import timedelta
 from typing import Any, BinaryIO
 
 import orjson
 import pyarrow as pa
 
 from forensics.rows import RowBuilder
-from forensics.timeutil import parse_iso
+from forensics.timeutil import iso_z, parse_iso
 from parsers.base import Options, Parser, ParseWarning
 from parsers.winevent import flatten_json_event, flatten_xml_event, put_field, text, to_row
 
@@ -580,7 +580,7 @@ class _Clock:
                 return None
             self.assumed += 1
             self.first_assumed = self.first_assumed or raw
-        return _iso(when)
+        return iso_z(when)
 
     def nxlog(self, event_time: Any, received: Any, stamp: Any) -> str | None:
         """NXLog's ``EventTime`` is the collector's local time without a zone. Its offset is
@@ -597,7 +597,7 @@ class _Clock:
             offset = round(delta / _QUARTER) * _QUARTER
             if abs(delta - offset) <= timedelta(minutes=2):
                 self.offsets[offset] += 1
-                return _iso(local + offset)
+                return iso_z(local + offset)
         return self.utc(event_time)
 
     def check_sysmon(self, system: dict[str, str | None], data: dict[str, str | None]) -> None:
@@ -649,10 +649,6 @@ class _Clock:
                 f"{sum(self.skews.values())} of {self.sysmon} Sysmon events ({common}): the export's times "
                 "are probably local time, not UTC; rows keep the export's time", 0,
             )  # fmt: skip
-
-
-def _iso(when: datetime) -> str:
-    return when.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
 def _signed(delta: timedelta) -> str:
