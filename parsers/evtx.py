@@ -352,8 +352,9 @@ def _from_dissect(record: Any) -> tuple[dict, dict]:
         if key == "TimeCreated_SystemTime" and value is not None:
             when = parse_iso(str(value))
             value = iso_z(when) if when else None
+        raw = value if value is None or isinstance(value, str) else str(value)
+        if raw and len(raw) == 38 and raw[0] == "{" and raw.count("-") == 4:
+            value = str(uuid.UUID(bytes_le=uuid.UUID(raw).bytes)).upper()  # before text() unbraces it
         value = text(value)
-        if value and len(value) == 38 and value[0] == "{" and value.count("-") == 4:
-            value = str(uuid.UUID(bytes_le=uuid.UUID(value).bytes)).upper()
         (system if key in _DISSECT_SYSTEM else data)[key] = value
     return system, data
