@@ -24,6 +24,7 @@ import pyarrow.parquet as pq
 
 from forensics import __version__
 from forensics.case import Case, CaseError
+from forensics.rows import ROW_GROUP_ROWS
 from forensics.schema import TIMELINE
 from parsers import HEAD_BYTES, Options, Parser, ParseWarning, by_name, sniff
 
@@ -196,16 +197,28 @@ def run_unit(
     found: list[ParseWarning] = []
     writer: pq.ParquetWriter | None = None
     tmp = out + ".tmp"
+    pending: list[pa.RecordBatch] = []  # parsers yield small batches; row groups are larger
+
+    def write() -> None:
+        nonlocal writer, rows
+        if writer is None:
+            writer = pq.ParquetWriter(tmp, TIMELINE, compression="zstd")
+        table = pa.Table.from_batches(pending)
+        writer.write_table(table, row_group_size=ROW_GROUP_ROWS)
+        rows += table.num_rows
+        pending.clear()
+
     try:
         with open(path, "rb") as fh:
             for item in parser.parse(fh, unit, options):
                 if isinstance(item, ParseWarning):
                     found.append(item)
                     continue
-                if writer is None:
-                    writer = pq.ParquetWriter(tmp, TIMELINE, compression="zstd")
-                writer.write_batch(_stamp(item, evidence_id, source_file))
-                rows += item.num_rows
+                pending.append(_stamp(item, evidence_id, source_file))
+                if sum(b.num_rows for b in pending) >= ROW_GROUP_ROWS:
+                    write()
+        if pending:
+            write()
     except Exception as exc:
         found.append(ParseWarning("unit", None, f"parser stopped: {type(exc).__name__}: {exc}", 0))
     finally:

@@ -14,6 +14,8 @@ from typing import BinaryIO, ClassVar
 
 import pyarrow as pa
 
+from forensics.rows import DEFAULT_BATCH_ROWS
+
 __all__ = ["HEAD_BYTES", "Options", "ParseWarning", "Parser"]
 
 #: How many leading bytes ``sniff`` sees.
@@ -35,7 +37,7 @@ class Options:
     """Parsing options chosen by the investigator."""
 
     evtx_backend: str = "rust"
-    batch_rows: int = 65_536
+    batch_rows: int = DEFAULT_BATCH_ROWS
 
 
 class Parser:

@@ -99,14 +99,14 @@ def text(value: Any) -> str | None:
     """A field value as the string stored in ``fields``: ints as decimal, booleans as
     ``true``/``false`` (as Windows renders them), empty strings and None as None, braced
     GUIDs upper case without braces (as evtx_dump renders GUID-typed values)."""
+    if type(value) is str:
+        if len(value) == 38 and value[0] == "{":
+            return _guid_text(value)
+        return value or None
     if value is None:
         return None
     if isinstance(value, str):
-        if not value:
-            return None
-        if len(value) == 38 and value[0] == "{":
-            return _guid_text(value)
-        return value
+        return text(str(value))
     if value is True:
         return "true"
     if value is False:
@@ -125,37 +125,88 @@ def _int(value: str | None) -> int | None:
 
 def _first(data: dict[str, str | None], names: tuple[str, ...]) -> str | None:
     for name in names:
-        value = data.get(name)
+        value = data[name]
         if value and value not in _EMPTY:
             return value
     return None
 
 
-def _user(data: dict[str, str | None]) -> tuple[str | None, str | None]:
-    for user_key, domain_key in (
-        ("TargetUserName", "TargetDomainName"),
-        ("User", None),
-        ("SubjectUserName", "SubjectDomainName"),
-        ("AccountName", "AccountDomain"),
-        ("UserName", None),
-    ):
-        user = data.get(user_key)
+class _Plan:
+    """For one event shape (provider, channel, code, field names): which present fields feed
+    each core column, in priority order. Events of one kind share a shape, so the priority
+    lists are filtered once per shape instead of probed for every record."""
+
+    __slots__ = ("action", "ints", "picks", "protocol", "sha256", "users")
+
+    def __init__(self, provider: str | None, channel: str | None, code: str | None, keys: tuple) -> None:
+        present = set(keys)
+        self.action = _action(provider, channel, code)
+        self.picks = tuple(
+            (column, hits) for column, names in _PICKS if (hits := tuple(n for n in names if n in present))
+        )
+        override = _OVERRIDES.get((provider or "", code or ""), {})
+        self.ints = tuple(
+            (column, hits)
+            for column, names in _INT_PICKS
+            if (hits := tuple(n for n in override.get(column, names) if n in present))
+        )
+        self.users = tuple(
+            (user, domain if domain in present else None, domain is None)
+            for user, domain in _USERS
+            if user in present
+        )
+        self.sha256 = (
+            tuple(n for n in ("Hashes", "Hash") if n in present),
+            tuple(n for n in ("sha256", "SHA256") if n in present),
+        )
+        self.protocol = "Protocol" in present
+
+
+_PLANS: dict[tuple, _Plan] = {}
+_USERS = (
+    ("TargetUserName", "TargetDomainName"),
+    ("User", None),
+    ("SubjectUserName", "SubjectDomainName"),
+    ("AccountName", "AccountDomain"),
+    ("UserName", None),
+)
+
+
+def _plan(provider: str | None, channel: str | None, code: str | None, data: dict) -> _Plan:
+    key = (provider, channel, code, *data)
+    plan = _PLANS.get(key)
+    if plan is None:
+        if len(_PLANS) > 50_000:  # unbounded shapes (unusual input): start over rather than grow
+            _PLANS.clear()
+        plan = _PLANS[key] = _Plan(provider, channel, code, key[3:])
+    return plan
+
+
+def _user(plan: _Plan, data: dict[str, str | None]) -> tuple[str | None, str | None]:
+    for user_key, domain_key, split in plan.users:
+        user = data[user_key]
         if user and user not in _EMPTY:
-            domain = data.get(domain_key) if domain_key else None
-            if domain_key is None and "\\" in user:
+            domain = data[domain_key] if domain_key else None
+            if split and "\\" in user:
                 domain, user = user.split("\\", 1)
             return user, (domain if domain and domain not in _EMPTY else None)
     return None, None
 
 
-def _sha256(data: dict[str, str | None]) -> str | None:
-    hashes = data.get("Hashes") or data.get("Hash")
-    if hashes:
-        for part in hashes.split(","):
-            if part[:7].upper() == "SHA256=":
-                return part[7:].lower()
-    value = data.get("sha256") or data.get("SHA256")
-    return value.lower() if value else None
+def _sha256(plan: _Plan, data: dict[str, str | None]) -> str | None:
+    lists, singles = plan.sha256
+    for name in lists:
+        hashes = data[name]
+        if hashes:
+            for part in hashes.split(","):
+                if part[:7].upper() == "SHA256=":
+                    return part[7:].lower()
+            break
+    for name in singles:
+        value = data[name]
+        if value:
+            return value.lower()
+    return None
 
 
 def _action(provider: str | None, channel: str | None, code: str | None) -> str | None:
@@ -174,7 +225,7 @@ def to_row(
     provider = system.get("Provider_Name") or system.get("EventSourceName")
     code = system.get("EventID")
     channel = system.get("Channel")
-    action = _action(provider, channel, code)
+    plan = _plan(provider, channel, code, data)
     row: dict[str, Any] = {
         "datetime": system.get("TimeCreated_SystemTime"),
         "timestamp_desc": "Event Recorded",
@@ -182,28 +233,35 @@ def to_row(
         "event_code": code,
         "event_provider": provider,
         "event_channel": channel,
-        "event_action": action,
+        "event_action": plan.action,
     }
-    for column, names in _PICKS:
-        value = _first(data, names)
+    for column, names in plan.picks:
+        for name in names:
+            value = data[name]
+            if value and value not in _EMPTY:
+                row[column] = value
+                break
+    for column, names in plan.ints:
+        value = _int(_first(data, names))
         if value is not None:
             row[column] = value
-    override = _OVERRIDES.get((provider or "", code or ""), {})
-    for column, names in _INT_PICKS:
-        value = _int(_first(data, override.get(column, names)))
-        if value is not None:
-            row[column] = value
-    row["user_name"], row["user_domain"] = _user(data)
-    row["file_hash_sha256"] = _sha256(data)
-    proto = data.get("Protocol")
-    if proto and ("source_ip" in row or "destination_ip" in row):
-        row["network_protocol"] = _PROTOCOLS.get(proto, proto.lower())
+    if plan.users:
+        row["user_name"], row["user_domain"] = _user(plan, data)
+    if plan.sha256 != ((), ()):
+        row["file_hash_sha256"] = _sha256(plan, data)
+    if plan.protocol:
+        proto = data["Protocol"]
+        if proto and ("source_ip" in row or "destination_ip" in row):
+            row["network_protocol"] = _PROTOCOLS.get(proto, proto.lower())
+    for port in ("source_port", "destination_port"):
+        if port in row and not 0 <= row[port] <= 65535:
+            del row[port]  # not a port: the raw value stays in the fields
 
     fields = dict(data)
     for key, value in system.items():
-        if key not in _SYSTEM_CORE and value is not None:
+        if value is not None and key not in _SYSTEM_CORE:
             fields[key if key not in fields else f"System_{key}"] = value
-    row["message"] = _message(provider, channel, code, action, data, rendered)
+    row["message"] = _message(provider, channel, code, plan.action, data, rendered)
     return row, fields
 
 
@@ -222,10 +280,14 @@ def _message(
         first = rendered.strip().split("\n", 1)[0].strip()
         if first:
             head += f" - {first}"
-    details = "; ".join(f"{k}={v}" for k, v in data.items() if v and v not in _EMPTY)
+    details = "; ".join([f"{k}={v}" for k, v in data.items() if v and v not in _EMPTY])
     message = f"{head}: {details}" if details else head
     message = message.replace("\r", " ").replace("\n", " ")
     return message if len(message) <= 1024 else message[:1021] + "..."
+
+
+_CONTAINERS = (dict, list)
+_ATTR_NAMES: dict[str, dict[str, str]] = {}  # System element -> attribute -> "Element_Attribute"
 
 
 def flatten_json_event(event: dict[str, Any]) -> tuple[dict[str, str | None], dict[str, str | None]]:
@@ -234,18 +296,31 @@ def flatten_json_event(event: dict[str, Any]) -> tuple[dict[str, str | None], di
     ev = event.get("Event", event)
     system: dict[str, str | None] = {}
     for key, value in (ev.get("System") or {}).items():
-        if isinstance(value, dict):
-            for attr, attr_value in (value.get("#attributes") or {}).items():
-                system[f"{key}_{attr}"] = text(attr_value)
+        if type(value) is dict:
+            attrs = value.get("#attributes")
+            if attrs:
+                names = _ATTR_NAMES.get(key) or _ATTR_NAMES.setdefault(key, {})
+                for attr, attr_value in attrs.items():
+                    name = names.get(attr) or names.setdefault(attr, f"{key}_{attr}")
+                    system[name] = text(attr_value)
             if "#text" in value:
                 system[key] = text(value["#text"])
         else:
             system[key] = text(value)
     data: dict[str, str | None] = {}
-    for section in ("EventData", "UserData", "ProcessingErrorData", "DebugData", "BinaryEventData"):
-        node = ev.get(section)
-        if node is not None:
-            _flatten(node, "" if section in ("EventData", "UserData") else section, data)
+    node = ev.get("EventData")
+    if type(node) is dict and "#attributes" not in node and "#text" not in node and "" not in node:
+        values = node.values()
+        if not any(type(v) in _CONTAINERS for v in values):  # the usual flat <Data Name=...> list
+            data = dict(zip(node, map(text, values), strict=True))
+            node = None
+    if node is not None:
+        _flatten(node, "", data)
+    if len(ev) > ("#attributes" in ev) + ("System" in ev) + ("EventData" in ev):
+        for section in ("UserData", "ProcessingErrorData", "DebugData", "BinaryEventData"):
+            node = ev.get(section)
+            if node is not None:
+                _flatten(node, "" if section == "UserData" else section, data)
     return system, data
 
 

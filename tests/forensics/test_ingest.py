@@ -70,6 +70,14 @@ def test_parquet_store_is_zstd_and_typed(corpus: Path, tmp_path: Path) -> None:
     assert str(pq.read_schema(part).field("datetime").type) == "timestamp[us, tz=UTC]"
 
 
+def test_small_parser_batches_become_one_row_group(corpus: Path, tmp_path: Path) -> None:
+    case = Case.open(tmp_path / "case")
+    case.ingest([corpus / "evtx/evtx-rs-samples/sysmon.evtx"], options=Options(batch_rows=50))
+    (part,) = (case.store / "windows_evtx").glob("*.parquet")
+    meta = pq.ParquetFile(part).metadata
+    assert (meta.num_rows, meta.num_row_groups) == (358, 1)
+
+
 @pytest.fixture
 def bad_inputs(corpus: Path, tmp_path: Path) -> Path:
     folder = tmp_path / "evidence dir é"

@@ -313,3 +313,25 @@ def test_dissect_fallback_values_match_the_rust_rows(corpus: Path) -> None:
     assert row["process_guid"] == rows[0]["process_guid"] == "94F748D5-4A45-5A42-0000-0010D265F20F"
     assert row["process_parent_guid"] == rows[0]["process_parent_guid"]
     assert fields["LogonGuid"] == dict(rows[0]["fields"])["LogonGuid"]
+
+
+def test_a_port_that_is_not_a_port_stays_in_the_fields(tmp_path: Path) -> None:
+    """One event with an out-of-range port must neither break its batch nor lose the value."""
+    from forensics.writers.evtx import write_evtx
+
+    base = {
+        "provider": "Microsoft-Windows-Sysmon",
+        "channel": "Microsoft-Windows-Sysmon/Operational",
+        "event_id": 3,
+        "computer": "WS01",
+        "time_created": datetime(2024, 5, 1, 8, 0, tzinfo=UTC),
+    }
+    good = {"SourceIp": "10.0.0.5", "SourcePort": 50000, "DestinationIp": "192.0.2.9", "DestinationPort": 443}
+    write_evtx(
+        tmp_path / "ports.evtx",
+        [base | {"event_data": good}, base | {"event_data": good | {"DestinationPort": "99999999999"}}],
+    )
+    rows, found = parse_file(EvtxParser(), tmp_path / "ports.evtx")
+    assert found == []
+    assert [(r["source_port"], r["destination_port"]) for r in rows] == [(50000, 443), (50000, None)]
+    assert dict(rows[1]["fields"])["DestinationPort"] == "99999999999"
