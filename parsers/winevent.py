@@ -368,6 +368,8 @@ def flatten_xml_event(xml: str) -> tuple[dict[str, str | None], dict[str, str | 
     """Windows event XML (python-evtx, WEF, wevtutil) to the canonical (system, data) pair."""
     from xml.etree import ElementTree
 
+    if "\r" in xml:  # keep CR: an XML parser folds CRLF to LF, the Rust reader keeps it
+        xml = xml.replace("\r", "&#13;")
     root = ElementTree.fromstring(xml)
     system: dict[str, str | None] = {}
     data: dict[str, str | None] = {}
