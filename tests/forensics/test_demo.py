@@ -1,33 +1,28 @@
-"""The demo evidence: deterministic, committed as generated, and it tells its story."""
+"""``make demo``: it ingests the committed sample case and the intrusion is where the story says."""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
 from pathlib import Path
 
 from forensics import Case
-from forensics.demo import SAMPLE, demo_events, main
-from forensics.writers.evtx import write_evtx
+from forensics.demo import main
+from forensics.samples import payloads, story
 
 
-def test_demo_evtx_is_byte_identical_to_a_fresh_write(tmp_path: Path) -> None:
-    fresh = tmp_path / "demo.evtx"
-    write_evtx(fresh, demo_events())
-    assert fresh.read_bytes() == SAMPLE.read_bytes()
-
-
-def test_demo_runs_and_finds_the_encoded_powershell(tmp_path: Path) -> None:
+def test_demo_ingests_the_sample_case_and_finds_the_encoded_powershell(tmp_path: Path) -> None:
     assert main(["--case", str(tmp_path / "case")]) == 0
     case = Case.open(tmp_path / "case")
-    assert case.sql("SELECT count(*) AS n FROM timeline").n[0] == 186
+    by_source = dict(
+        case.sql("SELECT source, count(*) AS n FROM timeline GROUP BY 1").itertuples(index=False)
+    )
+    assert by_source["windows_evtx"] == 6656
     ps = case.timeline(code=1, grep="-enc")
     assert len(ps) == 1
-    assert ps.datetime[0] == datetime(2024, 5, 14, 10, 14, 7, 250000, tzinfo=UTC)
+    assert ps.datetime[0] == story.attack_time("S03")
     assert ps.process_parent_executable[0].endswith("WINWORD.EXE")
-    assert (ps.process_pid[0], ps.process_parent_pid[0], ps.user_name[0]) == (6240, 6112, "alice")
-    net = case.timeline(code=3)
-    assert (net.destination_ip[0], net.destination_port[0], net.network_protocol[0]) == (
-        "203.0.113.45",
-        80,
-        "tcp",
-    )
+    assert ps.process_command_line[0] == f"powershell.exe -nop -w hidden -enc {payloads.encoded_command()}"
+    assert (ps.user_name[0], ps.host_name[0]) == ("alice", "WS01.corp.example.com")
+    download = case.timeline(code=3, where=f"destination_ip = '{story.PAYLOAD_HOST.ip}'")
+    assert (download.destination_port[0], download.network_protocol[0], download.process_executable[0]) == (
+        80, "tcp", "C:\\Windows\\System32\\WindowsPowerShell\\v1.0\\powershell.exe",
+    )  # fmt: skip
