@@ -38,6 +38,13 @@ def filetime_to_utc(value: int) -> datetime | None:
         return None
 
 
+def ns_to_utc(ns: int) -> datetime:
+    """Nanoseconds since the Unix epoch (a file system's stat times) -> aware UTC, to the
+    microsecond without going through a float."""
+    seconds, rest = divmod(ns, 1_000_000_000)
+    return datetime.fromtimestamp(seconds, UTC).replace(microsecond=rest // 1000)
+
+
 def parse_iso(text: str | None, *, naive_is_utc: bool = True) -> datetime | None:
     """Parse the ISO 8601 shapes event logs write (``T`` or space, 0-9 fraction digits,
     ``Z``/``UTC``/offset or none) into aware UTC. Unparseable or FILETIME zero -> None."""

@@ -1,0 +1,81 @@
+"""Disk images through dissect.target: the corpus's container formats, the sample case's server."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+
+from forensics.samples import story
+from parsers.base import HEAD_BYTES
+from parsers.disk_image import DiskImageParser
+from tests.parsers.evtx_helpers import parse_file
+
+PARSER = DiskImageParser()
+SRV01 = Path(__file__).resolve().parents[2] / "sample_data" / "case01" / "SRV01" / "srv01.img"
+
+
+@pytest.mark.parametrize(
+    ("name", "expected"),
+    [
+        ("plaso/image.E01", True), ("plaso/image.qcow2", True), ("plaso/image.vhd", True),
+        ("plaso/image.vmdk", True), ("dfvfs/ext2.vmdk", True), ("plaso/tsk_volume_system.raw", True),
+        ("plaso/vsstest.qcow2", True), ("plaso/syslog_image.dd", True), ("dfvfs/bogus.001", False),
+        ("dfvfs/corrupt1.gz", False),
+    ],
+)  # fmt: skip
+def test_sniffs_containers_by_content(corpus: Path, name: str, expected: bool) -> None:
+    with open(corpus / "images/disk" / name, "rb") as fh:
+        assert PARSER.sniff(fh.read(HEAD_BYTES)) is expected
+
+
+def test_unknown_os_still_gives_the_file_system_timeline(corpus: Path) -> None:
+    rows, found = parse_file(PARSER, corpus / "images/disk/plaso/image.E01")
+    assert found == []
+    info, *files = rows
+    assert info["event_action"] == "image-opened"
+    assert dict(info["fields"])["filesystems"] == "ext"
+    assert [(r["file_path"], r["datetime"], dict(r["fields"])["macb"]) for r in files] == [
+        ("/a_directory", datetime(2012, 5, 25, 15, 59, 23, tzinfo=UTC), "M.C."),
+        ("/a_directory", datetime(2012, 5, 25, 15, 59, 24, tzinfo=UTC), ".A.."),
+        ("/a_directory/a_file", datetime(2012, 5, 25, 15, 59, 14, tzinfo=UTC), "MAC."),
+        ("/lost+found", datetime(2012, 5, 25, 15, 55, 50, tzinfo=UTC), "MAC."),
+        ("/passwords.txt", datetime(2012, 5, 25, 16, 0, 53, tzinfo=UTC), "MA.."),
+        ("/passwords.txt", datetime(2012, 5, 25, 16, 1, 3, tzinfo=UTC), "..C."),
+    ]
+
+
+def test_an_image_without_a_file_system_says_so(corpus: Path, tmp_path: Path) -> None:
+    raw = tmp_path / "zeros-with-mbr.raw"
+    sector = bytearray(1 << 20)
+    sector[446:462] = (
+        bytes([0x00, 0, 0, 0, 0x83, 0, 0, 0]) + (2048).to_bytes(4, "little") + (4096).to_bytes(4, "little")
+    )
+    sector[510:512] = b"\x55\xaa"
+    raw.write_bytes(bytes(sector))
+    rows, found = parse_file(PARSER, raw)
+    assert [r["event_action"] for r in rows] == ["image-opened"]
+    assert [w.reason for w in found] == ["no readable file system (unknown, damaged or encrypted)"]
+
+
+def test_the_sample_servers_image(tmp_path: Path) -> None:
+    rows, found = parse_file(PARSER, SRV01)
+    assert found == []
+    info = dict(rows[0]["fields"])
+    assert (info["os"], info["hostname"], info["timezone"], info["filesystems"]) == (
+        "linux", "srv01", "Europe/Berlin", "ext",
+    )  # fmt: skip
+    cron = [r for r in rows if r["event_code"] == "unix/cronjob" and r["user_name"] == "bob"]
+    assert [
+        (r["datetime"], r["timestamp_desc"], r["process_command_line"], r["source_file"]) for r in cron
+    ] == [
+        (
+            story.attack_time("S13"),
+            "Modified",
+            story.CRON_LINE.split(" ", 5)[5],
+            "/var/spool/cron/crontabs/bob",
+        )
+    ]
+    users = {r["user_name"]: dict(r["fields"]) for r in rows if r["event_code"] == "unix/user"}
+    assert users["bob"]["uid"] == "1001"
