@@ -25,6 +25,7 @@ from forensics import __version__
 from forensics.case import Case, CaseError, timeline_query
 from forensics.export import FORMATS, export
 from forensics.ingest import FileResult, IngestReport
+from forensics.timeutil import zone
 from parsers import Options
 from parsers.evtx import BACKENDS
 
@@ -59,6 +60,14 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--case", required=True, help="case folder (created when absent)")
     p.add_argument("--evtx-backend", choices=BACKENDS, default="rust", help="EVTX parser (default: rust)")
     p.add_argument("--jobs", type=int, default=None, help="worker processes (default: all cores)")
+    p.add_argument(
+        "--timezone", type=_zone_name, default="UTC",
+        help="IANA zone of the evidence's host, for logs written in local time (default: UTC)",
+    )  # fmt: skip
+    p.add_argument(
+        "--fs-timeline", action="store_true",
+        help="disk images: add the file-system timeline (MACB rows for every file; large)",
+    )  # fmt: skip
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.set_defaults(run=_ingest)
 
@@ -89,7 +98,7 @@ def _parser() -> argparse.ArgumentParser:
 
 def _ingest(args: argparse.Namespace, err: Console) -> int:
     case = Case.open(args.case)
-    options = Options(evtx_backend=args.evtx_backend)
+    options = Options(evtx_backend=args.evtx_backend, timezone=args.timezone, fs_timeline=args.fs_timeline)
     started = time.perf_counter()
     with Progress(
         TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TextColumn("{task.fields[rate]}"),
@@ -111,6 +120,15 @@ def _ingest(args: argparse.Namespace, err: Console) -> int:
     _summary(report, err)
     err.print(f"case: {case.root}")
     return 0 if report.ingested_anything else 1
+
+
+def _zone_name(name: str) -> str:
+    """argparse type: an IANA time zone name that the tz database knows."""
+    try:
+        zone(name)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(f"{exc} (use an IANA name such as Europe/Berlin)") from None
+    return name
 
 
 def _short(path: str, width: int = 40) -> str:

@@ -5,10 +5,14 @@ the manifest is skipped, so re-ingesting adds no rows. Its parser (chosen by mag
 by name) splits it into work units that run in a process pool, each writing its own Parquet
 file; the main process hashes the next file meanwhile. Anything that cannot be read becomes a
 located warning, and each file gets one manifest row with a status and a one-line reason.
+gzip, bzip2 and xz files (rotated logs) are sniffed and parsed through a decompressing stream;
+the parser is the inner format's, and the manifest's reason names the compression. Each file's
+modification time goes to its parser in ``Options.file_mtime`` (syslog years are inferred from it).
 """
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import os
 import time
@@ -17,7 +21,7 @@ from concurrent.futures import Future, ProcessPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 import pyarrow as pa
 import pyarrow.parquet as pq
@@ -26,7 +30,9 @@ from forensics import __version__
 from forensics.case import Case, CaseError
 from forensics.rows import ROW_GROUP_ROWS
 from forensics.schema import TIMELINE
+from forensics.timeutil import ns_to_utc
 from parsers import HEAD_BYTES, Options, Parser, ParseWarning, by_name, sniff
+from parsers.compressed import DecompressedReader, decompressed_size, detect, open_decompressed
 
 __all__ = ["FileResult", "IngestReport", "discover", "ingest", "sha256_file"]
 
@@ -48,6 +54,7 @@ class FileResult:
     records: int = 0
     warnings: list[ParseWarning] = field(default_factory=list)
     seconds: float = 0.0
+    compression: str | None = None
 
     @property
     def lost(self) -> int:
@@ -122,7 +129,7 @@ def ingest(
         for path in discover(paths, case.root):
             if path.is_relative_to(case.root):
                 continue
-            result, units = _prepare(path, known, options)
+            result, units, file_options = _prepare(path, known, options)
             report.files.append(result)
             if progress:
                 progress("file", result=result, units=len(units))
@@ -136,7 +143,16 @@ def ingest(
             ]
             outputs[0].parent.mkdir(parents=True, exist_ok=True)
             jobs_args = [
-                (result.parser, str(path), unit, options, str(out), result.sha256, str(path))
+                (
+                    result.parser,
+                    str(path),
+                    unit,
+                    file_options,
+                    str(out),
+                    result.sha256,
+                    str(path),
+                    result.compression,
+                )
                 for unit, out in zip(units, outputs, strict=True)
             ]
             if pool is None:
@@ -156,42 +172,75 @@ def ingest(
     return report
 
 
-def _prepare(path: Path, known: set[str], options: Options) -> tuple[FileResult, list[object]]:
+def _prepare(path: Path, known: set[str], options: Options) -> tuple[FileResult, list[object], Options]:
     """Hash, sniff and plan one file; a file that cannot go further gets its reason."""
     result = FileResult(path=str(path))
     try:
-        result.size = path.stat().st_size
+        info = path.stat()
+        result.size = info.st_size
+        options = dataclasses.replace(options, file_mtime=ns_to_utc(info.st_mtime_ns))
         if not os.access(path, os.R_OK):
             raise PermissionError("permission denied")
         result.sha256 = sha256_file(path)
         if result.sha256 in known:
             result.status, result.reason = "duplicate", "already ingested (same sha256)"
-            return result, []
+            return result, [], options
         if result.size == 0:
             result.status, result.reason = "unrecognised", "empty file"
-            return result, []
-        with open(path, "rb") as fh:
-            head = fh.read(HEAD_BYTES)
-            parser = sniff(head)
+            return result, [], options
+        with open(path, "rb") as file:
+            head = file.read(HEAD_BYTES)
+            result.compression = detect(head)
+            fh: BinaryIO = file
+            if result.compression:
+                fh = stream = open_decompressed(file, result.compression)
+                head = stream.read(HEAD_BYTES)
+                if not head and stream.error:
+                    result.status = "unreadable"
+                    result.reason = f"corrupt {result.compression} data: {stream.error}"
+                    return result, [], options
+            parser = sniff(head, _inner_name(str(path), result.compression))
             if parser is None:
-                result.status, result.reason = (
-                    "unrecognised",
-                    f"not a supported format (starts with {head[:8]!r})",
-                )
-                return result, []
+                what = "not a supported format"
+                if result.compression:
+                    what = f"{result.compression}-compressed; {what} inside"
+                result.status, result.reason = "unrecognised", f"{what} (starts with {head[:8]!r})"
+                return result, [], options
             result.parser = parser.name
-            return result, parser.plan(fh, result.size, options)
+            size = result.size
+            if result.compression:  # one pass to learn the size plans need (and where data breaks)
+                size = decompressed_size(fh)
+                result.reason = f"{result.compression}-compressed ({size:,} bytes decompressed)"
+            fh.seek(0)
+            return result, parser.plan(fh, size, options), options
     except OSError as exc:
         result.status, result.reason = "unreadable", f"cannot read: {exc.strerror or exc}"
     except Exception as exc:
         result.status, result.reason = "failed", f"{type(exc).__name__}: {exc}"
-    return result, []
+    return result, [], options
+
+
+def _inner_name(path: str, compression: str | None) -> str:
+    """The path without its compression suffix (``.bash_history.gz`` -> ``.bash_history``)."""
+    suffixes = {"gzip": (".gz", ".gzip"), "bz2": (".bz2",), "xz": (".xz",)}
+    for suffix in suffixes.get(compression or "", ()):
+        if path.lower().endswith(suffix):
+            return path[: -len(suffix)]
+    return path
 
 
 def run_unit(
-    parser_name: str, path: str, unit: object, options: Options, out: str, evidence_id: str, source_file: str
+    parser_name: str,
+    path: str,
+    unit: object,
+    options: Options,
+    out: str,
+    evidence_id: str,
+    source_file: str,
+    compression: str | None = None,
 ) -> tuple[int, list[ParseWarning]]:
-    """Parse one work unit into one Parquet file (written under a temporary name)."""
+    """Parse one work unit into one Parquet file (written under a temporary name); a
+    compressed file is read through a decompressing stream, and where its data breaks is a warning."""
     parser: Parser = by_name(parser_name)
     rows = 0
     found: list[ParseWarning] = []
@@ -209,7 +258,8 @@ def run_unit(
         pending.clear()
 
     try:
-        with open(path, "rb") as fh:
+        with open(path, "rb") as file:
+            fh: BinaryIO = open_decompressed(file, compression) if compression else file
             for item in parser.parse(fh, unit, options):
                 if isinstance(item, ParseWarning):
                     found.append(item)
@@ -217,6 +267,11 @@ def run_unit(
                 pending.append(_stamp(item, evidence_id, source_file))
                 if sum(b.num_rows for b in pending) >= ROW_GROUP_ROWS:
                     write()
+            if isinstance(fh, DecompressedReader) and fh.error:
+                at = fh.error_at or 0
+                found.append(
+                    ParseWarning("file", at, f"{compression} data corrupt after {at:,} bytes: {fh.error}", 1)
+                )
         if pending:
             write()
     except Exception as exc:
@@ -271,6 +326,8 @@ def _collect(pending: list, finished: list[FileResult], progress: Progress | Non
         elif result.lost or failed or any(w.location == "unit" for w in result.warnings):
             result.status = "partial"
             result.reason = f"{result.lost} records unreadable, see warnings"
+            if result.compression:
+                result.reason = f"{result.compression}-compressed; {result.reason}"
         finished.append(result)
         if progress:
             progress("done", result=result)

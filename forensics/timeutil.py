@@ -11,12 +11,23 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime, timedelta, tzinfo
+from functools import lru_cache
 
 import pyarrow as pa
 import pyarrow.compute as pc
 
-__all__ = ["TS", "filetime_to_utc", "iso_array", "iso_z", "parse_iso", "to_display"]
+__all__ = [
+    "TS",
+    "filetime_to_utc",
+    "iso_array",
+    "iso_z",
+    "local_to_utc",
+    "ns_to_utc",
+    "parse_iso",
+    "to_display",
+    "zone",
+]
 
 TS = pa.timestamp("us", tz="UTC")
 _EPOCH_1601 = datetime(1601, 1, 1, tzinfo=UTC)
@@ -43,6 +54,26 @@ def ns_to_utc(ns: int) -> datetime:
     microsecond without going through a float."""
     seconds, rest = divmod(ns, 1_000_000_000)
     return datetime.fromtimestamp(seconds, UTC).replace(microsecond=rest // 1000)
+
+
+@lru_cache(maxsize=64)
+def zone(name: str) -> tzinfo:
+    """The IANA time zone ``name`` (``UTC`` without the tz database); ``ValueError`` if unknown."""
+    if name.upper() in ("UTC", "Z", "ETC/UTC"):
+        return UTC
+    from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+    try:
+        return ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError) as exc:
+        raise ValueError(f"unknown time zone {name!r}") from exc
+
+
+def local_to_utc(local: datetime, tz: tzinfo) -> datetime:
+    """A naive wall-clock time in zone ``tz`` -> aware UTC. A time repeated when DST ends is
+    taken as its first occurrence, one in the skipped hour with the offset before the change
+    (zoneinfo's ``fold=0``)."""
+    return local.replace(tzinfo=tz).astimezone(UTC)
 
 
 def parse_iso(text: str | None, *, naive_is_utc: bool = True) -> datetime | None:

@@ -1,21 +1,51 @@
 """Artifact parsers, one module per artifact family, registered in one tuple.
 
 Adding a parser: one module here (a ``Parser`` subclass), one test module, one line in
-``PARSERS``. The ingest picks a parser by content (``sniff`` on the first bytes), in this order.
+``PARSERS``. The ingest picks a parser by content (``sniff`` on the first bytes), in this order,
+so a parser with a loose sniffer comes after the ones with magic; only when no content matches,
+the file's path may break the tie (``Parser.sniff_path``, for formats with no magic at all).
 """
 
+from parsers.audit import AuditParser
 from parsers.base import HEAD_BYTES, Options, Parser, ParseWarning
+from parsers.cloudtrail import CloudTrailParser
+from parsers.disk_image import DiskImageParser
 from parsers.evtx import EvtxParser
+from parsers.gcp_logging import GcpLoggingParser
+from parsers.packages import PackagesParser
+from parsers.shell_history import ShellHistoryParser
+from parsers.syslog import SyslogParser
+from parsers.utmp import UtmpParser
+from parsers.web_access import WebAccessParser
 from parsers.winevent_json import WinEventJsonParser
 
 __all__ = ["HEAD_BYTES", "PARSERS", "Options", "ParseWarning", "Parser", "by_name", "sniff"]
 
-PARSERS: tuple[Parser, ...] = (EvtxParser(), WinEventJsonParser())
+#: Magic and strict shapes first (binary, JSON with telling keys, ``type=... msg=audit(``,
+#: dpkg/apt lines), then the looser text grammars: web access lines, syslog, shell history.
+#: Disk images (containers, raw disks and file systems) come right after the EVTX magic.
+PARSERS: tuple[Parser, ...] = (
+    EvtxParser(),
+    DiskImageParser(),
+    WinEventJsonParser(),
+    UtmpParser(),
+    CloudTrailParser(),
+    GcpLoggingParser(),
+    AuditParser(),
+    PackagesParser(),
+    WebAccessParser(),
+    SyslogParser(),
+    ShellHistoryParser(),
+)
 
 
-def sniff(head: bytes) -> Parser | None:
-    """The first registered parser that recognises ``head``, or None."""
-    return next((p for p in PARSERS if p.sniff(head)), None)
+def sniff(head: bytes, path: str | None = None) -> Parser | None:
+    """The first registered parser that recognises ``head``; else, when ``path`` is given, the
+    first that claims the path (formats without magic); else None."""
+    found = next((p for p in PARSERS if p.sniff(head)), None)
+    if found is None and path:
+        found = next((p for p in PARSERS if p.sniff_path(path, head)), None)
+    return found
 
 
 def by_name(name: str) -> Parser:

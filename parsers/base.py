@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass
+from datetime import datetime
 from typing import BinaryIO, ClassVar
 
 import pyarrow as pa
@@ -34,10 +35,20 @@ class ParseWarning:
 
 @dataclass(frozen=True, slots=True)
 class Options:
-    """Parsing options chosen by the investigator."""
+    """Parsing options chosen by the investigator, plus what the ingest knows of one file.
+
+    ``timezone`` is the IANA zone of the host that wrote the evidence: logs that write local
+    time without an offset (BSD syslog, dpkg, apt) are converted to UTC with it, and the rows
+    say which zone was used. ``file_mtime`` (aware UTC) is set by the ingest per file; formats
+    without a year (BSD syslog) take it as the latest possible time of their last line.
+    """
 
     evtx_backend: str = "rust"
     batch_rows: int = DEFAULT_BATCH_ROWS
+    timezone: str = "UTC"
+    file_mtime: datetime | None = None
+    #: Disk images: also write the file-system timeline (MACB rows for every file; large).
+    fs_timeline: bool = False
 
 
 class Parser:
@@ -49,6 +60,12 @@ class Parser:
     def sniff(self, head: bytes) -> bool:
         """True when ``head`` (the first HEAD_BYTES bytes) is this parser's format."""
         raise NotImplementedError
+
+    def sniff_path(self, path: str, head: bytes) -> bool:
+        """Tie-breaker for formats without magic (a plain shell history is just lines of text):
+        asked only when no parser recognised the content, with the file's path. Content always
+        wins; a parser claims a path only for names that are unambiguous (``.bash_history``)."""
+        return False
 
     def plan(self, fh: BinaryIO, size: int, options: Options) -> list[object]:
         """Independent work units for one input; each is handed to ``parse``."""
