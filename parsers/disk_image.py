@@ -9,7 +9,7 @@ An image is not one artifact but a container of many, so its work plan has three
   prefetch, amcache...) come from dissect.target's plugins, mapped by ``dissect_records``;
 - ``fs``: the file-system timeline (one row per file and time kind, MACB), behind
   ``Options.fs_timeline`` because of its size, and always when the OS is unknown, since it is
-  then all the image offers.
+  then all the image offers; the temporary folders (``/tmp``...) are always listed.
 Units are independent (each worker reopens the image read-only), so one image uses every core.
 The first unit also describes the image (OS, host name, time zone, disks, volumes, file systems)
 in one ``image-opened`` row; encrypted volumes (BitLocker, LUKS) and images without a readable
@@ -52,6 +52,9 @@ LOG_GLOBS: dict[str, tuple[str, ...]] = {
     "windows": ("sysvol/windows/system32/winevt/logs/*.evtx",),
     "linux": ("var/log/**/*", "root/.*history", "home/*/.*history"),
 }
+#: Folders whose file-system timeline is always written (without ``--fs-timeline``): where
+#: intruders drop tools, and small on any normal system.
+TEMP_DIRS: dict[str, tuple[str, ...]] = {"linux": ("/tmp", "/var/tmp", "/dev/shm")}
 #: Bytes of inner files per ``files`` unit.
 FILES_PER_UNIT = 64 << 20
 _ENCRYPTED = ((3, b"-FVE-FS-", "BitLocker"), (0, b"LUKS\xba\xbe", "LUKS"))
@@ -110,6 +113,8 @@ class DiskImageParser(Parser):
             roots = sorted(str(p) for p in target.fs.path("/").iterdir()) if target.filesystems else []
             for i in range(0, len(roots), 16):
                 units.append(("fs", tuple(roots[i : i + 16])))
+        elif family in TEMP_DIRS:  # small, and where dropped tools sit: always listed
+            units.append(("fs", TEMP_DIRS[family]))
         return units
 
     def parse(self, fh: BinaryIO, unit: Any, options: Options) -> Iterator[pa.RecordBatch | ParseWarning]:
@@ -330,6 +335,8 @@ def _fs_timeline(
     builder = RowBuilder()
     for root in roots:
         top = target.fs.path(root)
+        if not top.exists():
+            continue
         entries = [top, *top.rglob("*")] if top.is_dir() else [top]
         for entry in entries:
             try:

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
 
-from forensics.samples import story
+from forensics.samples import payloads, story
 from parsers.base import HEAD_BYTES
 from parsers.disk_image import DiskImageParser
 from tests.parsers.evtx_helpers import parse_file
@@ -79,3 +79,17 @@ def test_the_sample_servers_image(tmp_path: Path) -> None:
     ]
     users = {r["user_name"]: dict(r["fields"]) for r in rows if r["event_code"] == "unix/user"}
     assert users["bob"]["uid"] == "1001"
+
+
+def test_temporary_folders_are_always_listed() -> None:
+    rows, _ = parse_file(PARSER, SRV01)
+    tool = [
+        (r["timestamp_desc"], dict(r["fields"])["macb"]) for r in rows if r["file_path"] == story.TOOL_PATH
+    ]
+    assert tool == [("Created", "...B"), ("Modified", "M..."), ("Changed", "..C."), ("Accessed", ".A..")]
+    modified = next(
+        r for r in rows if r["file_path"] == story.TOOL_PATH and r["timestamp_desc"] == "Modified"
+    )
+    assert modified["datetime"] == story.attack_time("S12") + timedelta(seconds=1)
+    assert dict(modified["fields"])["size"] == str(len(payloads.tool()))
+    assert not [r for r in rows if (r["file_path"] or "").startswith("/etc/")]  # no full timeline unasked
