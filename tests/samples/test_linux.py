@@ -18,7 +18,7 @@ from typing import Any
 
 import pytest
 
-from forensics.samples import linux, payloads, story
+from forensics.samples import ext4, linux, office, payloads, story
 from forensics.samples.story import Attack
 from forensics.samples.truth import ArtifactReport, Ref
 
@@ -77,9 +77,9 @@ def _local(stamp: str) -> datetime:
 def test_report(case: tuple[Path, Attack, ArtifactReport]) -> None:
     img, _, report = case
     assert (report.artifact, report.host, report.kind) == ("SRV01/srv01.img", "SRV01", "disk-image")
-    assert (report.events, report.malicious) == (8978, 93)
+    assert (report.events, report.malicious) == (6072, 93)
     assert report.events - report.malicious >= 50 * report.malicious
-    assert img.stat().st_size == 8 * 1024 * 1024
+    assert img.stat().st_size == 3 * 1024 * 1024  # 1 KiB blocks, as mke2fs picks for a small file system
     steps = sorted({ref.step for ref in report.refs})
     assert steps == ["S11", "S12", "S13", "S14", "S15", "S16"]
     assert all(ref.time.tzinfo is UTC and ref.artifact == "SRV01/srv01.img" for ref in report.refs)
@@ -104,7 +104,7 @@ def test_clean_file_system(case: tuple[Path, Attack, ArtifactReport]) -> None:
 
 
 def test_missing_mke2fs_is_explained(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
-    monkeypatch.setattr(linux.shutil, "which", lambda *_a, **_k: None)
+    monkeypatch.setattr(ext4.shutil, "which", lambda *_a, **_k: None)
     with pytest.raises(RuntimeError, match=r"apt-get install e2fsprogs"):
         linux.generate(tmp_path, story.attack(SEED), SEED)
 
@@ -126,11 +126,13 @@ def test_identity(target: Any) -> None:
 
 
 def test_s11_logon(case: tuple[Path, Attack, ArtifactReport], target: Any) -> None:
-    """The stolen password used from WS01: the auth.log line in local time and the wtmp records."""
+    """The stolen password used from WS01: accepted story.SSH_AUTH_DELAY after the SYN (S11's
+    time), the auth.log line in local time and the wtmp records."""
     _, plan, _ = case
     sport = next(c.sport for c in plan.connections if c.step == "S11")
+    assert S("S11") + story.SSH_AUTH_DELAY == datetime(2026, 3, 10, 11, 5, 6, 292000, tzinfo=UTC)
     pattern = (
-        rf"Mar 10 12:05:02 srv01 sshd\[\d+\]: Accepted password for bob from 10\.20\.0\.21 port {sport} ssh2"
+        rf"Mar 10 12:05:06 srv01 sshd\[\d+\]: Accepted password for bob from 10\.20\.0\.21 port {sport} ssh2"
     )
     assert [ln for ln in _text(target, "/var/log/auth.log") if re.fullmatch(pattern, ln)] != []
     accepted = [
@@ -140,7 +142,7 @@ def test_s11_logon(case: tuple[Path, Attack, ArtifactReport], target: Any) -> No
     ]
     assert [(r.ts, r.message) for r in accepted if "10.20.0.21" in r.message] == [
         (
-            datetime(2026, 3, 10, 11, 5, 2, tzinfo=UTC),
+            datetime(2026, 3, 10, 11, 5, 6, tzinfo=UTC),
             f"Accepted password for bob from 10.20.0.21 port {sport} ssh2",
         )
     ]
@@ -156,10 +158,34 @@ def test_s11_logon(case: tuple[Path, Attack, ArtifactReport], target: Any) -> No
     ]  # bob's own, with typos
     from_ws01 = [r for r in target.wtmp() if r.ut_host == "10.20.0.21"]
     assert [(r.ts, r.ut_type, r.ut_user, r.ut_line, str(r.ut_addr)) for r in from_ws01] == [
-        (datetime(2026, 3, 10, 11, 5, 3, tzinfo=UTC), "USER_PROCESS", "bob", "pts/1", "10.20.0.21")
+        (datetime(2026, 3, 10, 11, 5, 6, tzinfo=UTC), "USER_PROCESS", "bob", "pts/1", "10.20.0.21")
     ]
     logout = [r for r in target.wtmp() if r.ut_type == "DEAD_PROCESS" and r.ut_pid == from_ws01[0].ut_pid]
     assert [(r.ts, r.ut_line) for r in logout] == [(datetime(2026, 3, 10, 11, 16, 45, tzinfo=UTC), "pts/1")]
+    assert S("S16") + story.SSH_LOGOUT_AFTER == datetime(2026, 3, 10, 11, 16, 45, 35000, tzinfo=UTC)
+
+
+def test_logons_are_the_office_sessions(case: tuple[Path, Attack, ArtifactReport], target: Any) -> None:
+    """Every SSH logon auth.log shows is one ``office`` declares (the capture renders the same):
+    client address, source port and the second sshd accepted it."""
+    _, plan, _ = case
+    sessions = office.activity(plan, SEED).sessions
+    accepted = [
+        (str(r.remote_ip), r.port, r.ts)
+        for r in target.authlog()
+        if r.service == "sshd" and getattr(r, "action", None) == "accepted authentication"
+    ]
+    assert sorted(accepted) == sorted((s.src, s.sport, s.auth.replace(microsecond=0)) for s in sessions)
+    assert len(accepted) == 13
+
+
+def test_static_files_are_what_nginx_served(target: Any) -> None:
+    """nginx logged the size of /srv/webapp's static files for a download, 0 for a 304."""
+    served = [r for r in target.nginx.access() if r.uri in office.ASSETS]
+    sizes = {uri: target.fs.path(f"/srv/webapp{uri}").stat().st_size for uri in office.ASSETS}
+    assert {r.uri for r in served} == set(office.ASSETS)
+    assert all(r.bytes_sent == (sizes[r.uri] if r.status_code == 200 else 0) for r in served)
+    assert {r.status_code for r in served} == {200, 304}
 
 
 def test_s14_sudo(target: Any) -> None:
@@ -195,12 +221,14 @@ def test_boot_and_failed_logons(target: Any) -> None:
 
 
 def test_bash_history(target: Any) -> None:
-    """bob's history holds exactly the attack session: truncated at S16, refilled at logout."""
+    """bob's history holds exactly the attack session (what the capture shows typed): truncated
+    at S16, refilled when ``exit`` ran, just before the disconnect."""
     bob = [(r.order, r.command) for r in target.commandhistory() if r.username == "bob"]
     assert bob == list(enumerate(ATTACK_COMMANDS))
     st = target.fs.path("/home/bob/.bash_history").lstat()
     assert (st.st_uid, st.st_gid, st.st_mode & 0o7777) == (1001, 1001, 0o600)
-    assert st.st_mtime_ns == int((S("S16") + timedelta(seconds=5.002)).timestamp() * 1e6) * 1000
+    written = S("S16") + story.SSH_LOGOUT_AFTER - office.EXIT_LAG + timedelta(seconds=0.002)
+    assert st.st_mtime_ns == int(written.timestamp() * 1e6) * 1000
     deploy = [r.command for r in target.commandhistory() if r.username == "deploy"]
     logons = [r for r in target.wtmp() if r.ut_type == "USER_PROCESS" and r.ut_user == "deploy"]
     assert (
@@ -269,7 +297,8 @@ def test_background_is_realistic(target: Any) -> None:
     access = _text(target, "/var/log/nginx/access.log.1") + _text(target, "/var/log/nginx/access.log")
     hours = [int(ln.split(":", 2)[1]) for ln in access]
     by_hour = {h: hours.count(h) for h in range(24)}
-    assert by_hour[10] > 20 * max(by_hour[h] for h in (1, 2, 3, 4))
+    assert max(by_hour[h] for h in range(9, 17)) > 20 * max(by_hour[h] for h in (1, 2, 3, 4))
+    assert by_hour[13] < 0.7 * by_hour[12]  # lunch
     assert {ln.split()[0] for ln in access} >= {"10.20.0.21", "10.20.0.35", "10.20.0.41", "10.20.0.60"}
     opened = re.compile(r"CRON\[(\d+)\]: pam_unix\(cron:session\): session opened")
     pids = [int(m[1]) for ln in _text(target, "/var/log/auth.log") if (m := opened.search(ln))]

@@ -1,4 +1,5 @@
-"""The sample case's LAN tap capture (forensics.samples.network), read back with dpkt and scapy.
+"""The sample case's LAN tap capture (forensics.samples.network), read back with dpkt and scapy,
+and checked against SRV01's image: what the server logged is on the wire in the same second.
 
 One generation per module (seed 1) serves every test; determinism tests generate twice more.
 """
@@ -7,11 +8,13 @@ from __future__ import annotations
 
 import hashlib
 import itertools
+import re
 import socket
 import struct
-from collections import defaultdict
+from collections import Counter, defaultdict
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import dpkt
 import pytest
@@ -20,7 +23,7 @@ from scapy.layers.inet import TCP
 from scapy.layers.l2 import Ether
 from scapy.utils import RawPcapNgReader
 
-from forensics.samples import network, payloads, story
+from forensics.samples import linux, network, office, payloads, story
 from forensics.samples.truth import ArtifactReport, Ref
 
 SEED = 1
@@ -37,6 +40,12 @@ def _us(when: datetime) -> int:
 def plan() -> story.Attack:
     """The story's attack for seed 1."""
     return story.attack(SEED)
+
+
+@pytest.fixture(scope="module")
+def activity(plan: story.Attack) -> office.Activity:
+    """Who used SRV01 and when, for seed 1 (what both the capture and the image render)."""
+    return office.activity(plan, SEED)
 
 
 @pytest.fixture(scope="module")
@@ -136,8 +145,8 @@ def test_report_counts_and_noise_ratio(report: ArtifactReport, plan: story.Attac
     """One malicious transaction per plan item in the window, 50x background at least."""
     lookups, conns = _in_window(plan)
     assert (report.artifact, report.host, report.kind) == ("network/lan-tap.pcapng", "network", "pcapng")
-    assert len(lookups) == 2 and len(conns) == 50  # S04 + S09 look-ups; S05, 46 beacons, S11, S12, S15
-    assert report.malicious == len(lookups) + len(conns) == len(report.refs) == 52
+    assert len(lookups) == 3 and len(conns) == 50  # S04, S09, S15 look-ups; S05, 46 beacons, S11, S12, S15
+    assert report.malicious == len(lookups) + len(conns) == len(report.refs) == 53
     assert report.events - report.malicious >= 50 * report.malicious
 
 
@@ -148,13 +157,20 @@ def test_every_plan_item_in_the_window_has_a_ref(report: ArtifactReport, plan: s
     expected |= {(c.step, f"{c.src}:{c.sport} > {c.dst}:{c.dport}/tcp") for c in conns}
     assert {(r.step, r.locator["flow"]) for r in report.refs} == expected
     assert all(r.artifact == network.ARTIFACT for r in report.refs)
-    whats = {r.step: r.what for r in report.refs if r.step != "S09"}
+    whats = {(r.step, r.what) for r in report.refs if r.step != "S09"}
     assert whats == {
-        "S04": "DNS A micros0ft-cdn.example.net -> 203.0.113.66",
-        "S05": f"HTTP GET http://micros0ft-cdn.example.net/dl/msupdate.exe -> 200 OK, {len(payloads.payload())}-byte body",
-        "S11": "SSH SSH-2.0-OpenSSH_for_Windows_8.1 -> 10.20.0.10:22",
-        "S12": f"HTTP GET http://203.0.113.66/t/sysupd -> 200 OK, {len(payloads.tool())}-byte body",
-        "S15": f"HTTP POST http://files.example.org/upload with a {len(payloads.archive())}-byte body -> 200 OK, 15-byte body",
+        ("S04", "DNS A micros0ft-cdn.example.net -> 203.0.113.66"),
+        (
+            "S05",
+            f"HTTP GET http://micros0ft-cdn.example.net/dl/msupdate.exe -> 200 OK, {len(payloads.payload())}-byte body",
+        ),
+        ("S11", "SSH SSH-2.0-OpenSSH_for_Windows_8.1 -> 10.20.0.10:22"),
+        ("S12", f"HTTP GET http://203.0.113.66/t/sysupd -> 200 OK, {len(payloads.tool())}-byte body"),
+        ("S15", "DNS A files.example.org -> 192.0.2.77"),
+        (
+            "S15",
+            f"HTTP POST http://files.example.org/upload with a {len(payloads.archive())}-byte body -> 200 OK, 15-byte body",
+        ),
     }
     assert {r.what for r in report.refs if r.step == "S09"} == {
         "DNS A telemetry.micros0ft-cdn.example.net -> 198.51.100.23",
@@ -171,7 +187,7 @@ def test_ref_times_are_their_packets(report: ArtifactReport, frames: list[tuple[
 # --- the wire -----------------------------------------------------------------------------------
 
 #: What seed 1 writes (the generator is deterministic; a change to it changes these on purpose).
-PACKETS, CONNECTIONS, EVENTS = 21_485, 914, 3_065
+PACKETS, CONNECTIONS, EVENTS, REQUESTS = 25_851, 1_117, 3_359, 1_115
 
 
 def test_file_header_is_fixed(generated: tuple[Path, ArtifactReport]) -> None:
@@ -201,7 +217,7 @@ def test_packet_count_is_what_was_written(
         assert size % 4 == 0 and struct.unpack_from("<I", raw, offset + size - 4)[0] == size
         blocks.append(kind)
         offset += size
-    assert offset == len(raw) <= 7_000_000
+    assert offset == len(raw) <= 9_000_000
     assert blocks[:2] == [0x0A0D0D0A, 1] and set(blocks[2:]) == {6}
     assert len(blocks) - 2 == len(frames) == len(scapy_frames) == PACKETS
     assert [f for _, f in frames] == scapy_frames
@@ -247,11 +263,13 @@ def test_lengths_and_checksums(frames: list[tuple[int, bytes]]) -> None:
     assert sorted(kinds) == [0, 6, 17] and sum(kinds.values()) == PACKETS
 
 
-def test_tcp_handshakes_sequences_and_acks(packets: list) -> None:
-    """Every connection opens SYN, SYN/ACK, ACK; each side's bytes are contiguous; no packet
-    acknowledges bytes (or a FIN) that have not appeared before it; segments carry <= 1460 bytes."""
+def test_tcp_handshakes_sequences_and_acks(packets: list, activity: office.Activity) -> None:
+    """Every connection opens SYN, SYN/ACK, ACK, except SSH sessions already open when the tap
+    started (SRV01's logs say which); each side's bytes are contiguous; no packet acknowledges
+    bytes (or a FIN) that have not appeared before it; segments carry <= 1460 bytes."""
     sent: dict[tuple, int] = {}  # (src, sport, dst, dport) -> next sequence number
     opened: dict[tuple, list[int]] = defaultdict(list)
+    midstream: set[tuple] = set()
     for _, ip in packets:
         if not ip or ip.p != 6:
             continue
@@ -261,13 +279,20 @@ def test_tcp_handshakes_sequences_and_acks(packets: list) -> None:
         if tcp.flags & dpkt.tcp.TH_SYN:
             opened[back if tcp.flags & dpkt.tcp.TH_ACK else key].append(tcp.flags)
             sent[key] = tcp.seq
+        elif key not in sent:  # the connection began before the capture
+            midstream.add((_addr(ip.src), tcp.sport, _addr(ip.dst), tcp.dport))
+            sent[key] = tcp.seq
         assert tcp.seq == sent[key]
         step = len(tcp.data) + (1 if tcp.flags & (dpkt.tcp.TH_SYN | dpkt.tcp.TH_FIN) else 0)
         sent[key] = (tcp.seq + step) & 0xFFFFFFFF
-        if tcp.flags & dpkt.tcp.TH_ACK:
+        if tcp.flags & dpkt.tcp.TH_ACK and back in sent:
             assert (sent[back] - tcp.ack) & 0xFFFFFFFF < 1 << 30  # at or behind what the peer sent
     assert all(flags == [dpkt.tcp.TH_SYN, dpkt.tcp.TH_SYN | dpkt.tcp.TH_ACK] for flags in opened.values())
     assert len(opened) == CONNECTIONS
+    already = [s for s in activity.sessions if s.syn < story.CAPTURE_START <= s.until]
+    assert len(already) == 1  # bob's session from 07:48
+    assert midstream == {flow for s in already for flow in ((s.src, s.sport, story.SRV01.ip, 22),
+                                                            (story.SRV01.ip, 22, s.src, s.sport))}  # fmt: skip
 
 
 def test_lan_hosts_and_gateway_macs(frames: list[tuple[int, bytes]]) -> None:
@@ -306,10 +331,10 @@ def test_background_mix_and_host_roles(packets: list) -> None:
     Windows clients; and the exact mix seed 1 writes."""
     linux = {
         story.SRV01.ip,
-        network.ADMIN_LAPTOP,
-        network.CI_RUNNER,
-        network.NAS,
-        network.MONITOR,
+        office.BOB_LAPTOP,
+        office.CI_RUNNER,
+        office.NAS,
+        office.MONITOR,
         story.GATEWAY.ip,
     }
     mix: dict[str, int] = defaultdict(int)
@@ -321,7 +346,7 @@ def test_background_mix_and_host_roles(packets: list) -> None:
         if src.startswith("10.20.0."):
             assert ip.ttl == (64 if src in linux else 128), src
         if ip.p == 6 and t.dport in (88, 445):
-            assert src in (story.WS01.ip, *network.OFFICE)
+            assert src in (story.WS01.ip, *office.OFFICE_PCS)
         if ip.p == 17 and t.sport == 53 and src == story.DC01.ip:
             mix[
                 "nxdomain" if dpkt.dns.DNS(t.data).rcode == dpkt.dns.DNS_RCODE_NXDOMAIN else "dns answer"
@@ -335,8 +360,8 @@ def test_background_mix_and_host_roles(packets: list) -> None:
         if ip.p == 6 and t.dport == 80 and t.data.startswith((b"GET /healthz ", b"GET / ")):
             mix[t.data.split(b" ")[1].decode()] += 1
     assert dict(mix) == {
-        "arp": 1520, "dns answer": 1035, "nxdomain": 235, "forwarded": 298, "udp 88": 50, "udp 123": 89,
-        "tcp 22": 63, "tcp 80": 197, "tcp 88": 120, "tcp 443": 474, "tcp 445": 60, "/healthz": 60, "/": 26,
+        "arp": 1520, "dns answer": 1137, "nxdomain": 216, "forwarded": 301, "udp 88": 57, "udp 123": 89,
+        "tcp 22": 64, "tcp 80": 381, "tcp 88": 113, "tcp 443": 499, "tcp 445": 60, "/healthz": 63, "/": 52,
     }  # fmt: skip
 
 
@@ -398,9 +423,34 @@ def test_s12_tool_fetch(report: ArtifactReport, packets: list, plan: story.Attac
     assert dpkt.http.Response(_stream(packets, dst, dport, src, sport)).body == payloads.tool()
 
 
+def test_s15_lookup_before_the_post(report: ArtifactReport, packets: list, plan: story.Attack) -> None:
+    """S15: SRV01's curl asks DC01 for files.example.org a fraction of a second before its SYN;
+    DC01 forwards the question upstream and answers 192.0.2.77 before the connection opens."""
+    (ref,) = _refs(report, "S15", "/udp")
+    lookup = next(lk for lk in plan.lookups if lk.step == "S15")
+    conn = next(c for c in plan.connections if c.step == "S15")
+    n = ref.locator["packet"]
+    us, ip = packets[n - 1]
+    query = dpkt.dns.DNS(ip.data.data)
+    assert us == _us(lookup.time) and 0 < _us(conn.time) - us < 1_000_000
+    assert (_addr(ip.src), ip.data.sport, _addr(ip.dst), ip.data.dport) == (
+        story.SRV01.ip, lookup.sport, story.DC01.ip, 53,
+    )  # fmt: skip
+    assert (query.qd[0].name, lookup.process) == ("files.example.org", "/usr/bin/curl")
+    before = [p for u, p in packets[n:] if p and p.p == 17 and u < _us(conn.time)]
+    forwarded = [dpkt.dns.DNS(p.data.data) for p in before if _addr(p.dst) == network.UPSTREAM_DNS]
+    answers = [
+        dpkt.dns.DNS(p.data.data)
+        for p in before
+        if (_addr(p.src), p.data.dport) == (story.DC01.ip, lookup.sport)
+    ]
+    assert [m.qd[0].name for m in forwarded if m.qd[0].name == "files.example.org"] == ["files.example.org"]
+    assert [(m.id, _addr(rr.ip)) for m in answers for rr in m.an] == [(query.id, "192.0.2.77")]
+
+
 def test_s15_exfiltration_post(report: ArtifactReport, packets: list) -> None:
     """S15: the POST body reassembles to the archive exactly."""
-    (ref,) = _refs(report, "S15")
+    (ref,) = _refs(report, "S15", "/tcp")
     src, sport, dst, dport = _flow_of(ref)
     assert (src, dst, dport) == (story.SRV01.ip, "192.0.2.77", 80)
     request = dpkt.http.Request(_stream(packets, src, sport, dst, dport))
@@ -448,7 +498,9 @@ def test_s09_beacons_client_hello(report: ArtifactReport, packets: list) -> None
 
 
 def test_s11_ssh_session(report: ArtifactReport, packets: list, plan: story.Attack) -> None:
-    """S11: banners and KEXINITs, the SYN at the plan's time, bursts at S12..S16, logout at 11:16:45."""
+    """S11: banners and KEXINITs, the SYN at the plan's time, sshd's SUCCESS story.SSH_AUTH_DELAY
+    later, each command of bob's refilled history when it ran, bursts at S12..S16, the DISCONNECT
+    story.SSH_LOGOUT_AFTER after S16 (11:16:45)."""
     (ref,) = _refs(report, "S11")
     src, sport, dst, dport = _flow_of(ref)
     assert (src, dst, dport) == (story.WS01.ip, story.SRV01.ip, 22)
@@ -467,6 +519,13 @@ def test_s11_ssh_session(report: ArtifactReport, packets: list, plan: story.Atta
     for step in ("S12", "S13", "S14", "S15", "S16"):  # the shell's output burst right after each step
         at = _us(plan.step(step).time)
         assert sum(len(tcp.data) for us, tcp in down if at - 100_000 <= us < at + 1_500_000) >= 1000, step
+    accepted = _us(plan.step("S11").time + story.SSH_AUTH_DELAY)
+    assert [len(tcp.data) > 0 for us, tcp in down if us == accepted] == [True]  # USERAUTH_SUCCESS
+    sent = [us for us, tcp in up if tcp.data]
+    assert sent[-1] == _us(plan.step("S16").time + story.SSH_LOGOUT_AFTER)  # DISCONNECT
+    commands = office.attack_commands(plan)
+    assert [c.text for c in commands][-1] == "exit" and len(commands) == 11
+    assert all(_us(c.time) in sent for c in commands)  # each Enter key when the shell ran the command
 
 
 # --- scapy --------------------------------------------------------------------------------------
@@ -480,6 +539,135 @@ def test_scapy_reads_the_same(report: ArtifactReport, scapy_frames: list[bytes],
     conn = next(c for c in plan.connections if c.step == "S11")
     assert (ssh[TCP].sport, ssh[TCP].dport) == (conn.sport, 22)
     assert bytes(ssh[TCP].payload) == b"SSH-2.0-OpenSSH_for_Windows_8.1\r\n"
+
+
+# --- what SRV01 logged is on the wire -------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def image(tmp_path_factory: pytest.TempPathFactory, plan: story.Attack) -> Any:
+    """SRV01's image for the same seed, opened with dissect.target as an investigator would."""
+    pytest.importorskip("dissect.extfs", reason="dissect.target needs it to read ext4")
+    from dissect.target import Target
+
+    from forensics.samples import ext4
+
+    try:
+        ext4.tool("mke2fs")
+    except RuntimeError:
+        pytest.skip("e2fsprogs is not installed")
+    out = tmp_path_factory.mktemp("srv01")
+    (report,) = linux.generate(out, plan, SEED)
+    return Target.open(out / report.artifact)
+
+
+def _in_capture(ts: datetime) -> bool:
+    """Whether a logged second lies inside the capture window."""
+    return story.CAPTURE_START <= ts < story.CAPTURE_END
+
+
+def _conversations(packets: list, port: int) -> dict[tuple[str, int], list[tuple[int, int, int, bytes]]]:
+    """TCP segments to and from SRV01's ``port`` by (client, client port): (µs, 0 from the
+    client or 1 from SRV01, flags, payload), in file order."""
+    found: dict[tuple[str, int], list[tuple[int, int, int, bytes]]] = defaultdict(list)
+    for us, ip in packets:
+        if not ip or ip.p != 6:
+            continue
+        tcp, src, dst = ip.data, _addr(ip.src), _addr(ip.dst)
+        if dst == story.SRV01.ip and tcp.dport == port:
+            found[(src, tcp.sport)].append((us, 0, tcp.flags, bytes(tcp.data)))
+        elif src == story.SRV01.ip and tcp.sport == port:
+            found[(dst, tcp.dport)].append((us, 1, tcp.flags, bytes(tcp.data)))
+    return found
+
+
+def _second(us: int) -> int:
+    return us // 1_000_000
+
+
+def test_sshd_log_in_the_window_is_on_the_wire(image: Any, packets: list, plan: story.Attack) -> None:
+    """Every sshd line of auth.log in the window that names a client (read by dissect) is a
+    connection on the wire from that address and source port: "Accepted" after its SYN with
+    sshd's SUCCESS in the logged second, "Received disconnect" with the client's DISCONNECT in
+    its second, a monitor probe's "Connection closed" with the FIN in its second; and every
+    connection to port 22 on the wire is one auth.log names."""
+    wire = _conversations(packets, 22)
+    logged = [
+        r
+        for r in image.authlog()
+        if r.service == "sshd" and getattr(r, "remote_ip", None) and _in_capture(r.ts)
+    ]
+    kinds: Counter[str] = Counter()
+    for r in logged:
+        segments = wire.get((str(r.remote_ip), r.port), [])
+        second = int(r.ts.timestamp())
+        if r.message.startswith("Accepted"):
+            syn = [us for us, side, flags, _ in segments if side == 0 and flags == dpkt.tcp.TH_SYN]
+            assert syn and _second(syn[0]) <= second, r.message
+            assert any(side == 1 and data and _second(us) == second for us, side, _, data in segments), (
+                r.message
+            )
+        elif r.message.startswith(("Received disconnect", "Disconnected from")):
+            assert any(side == 0 and data and _second(us) == second for us, side, _, data in segments), (
+                r.message
+            )
+        else:
+            assert r.message.endswith("[preauth]") and str(r.remote_ip) == office.MONITOR, r.message
+            fin = [us for us, side, flags, _ in segments if side == 0 and flags & dpkt.tcp.TH_FIN]
+            assert [_second(us) for us in fin] == [second], r.message
+        kinds[r.message.split(" ")[0]] += 1
+    assert dict(kinds) == {"Accepted": 4, "Received": 5, "Disconnected": 5, "Connection": 60}
+    assert set(wire) == {(str(r.remote_ip), r.port) for r in logged}
+    s11 = next(c for c in plan.connections if c.step == "S11")
+    accepted = [r for r in logged if r.message.startswith("Accepted password")]
+    assert [(str(r.remote_ip), r.port, r.ts) for r in accepted] == [
+        (story.WS01.ip, s11.sport, (s11.time + story.SSH_AUTH_DELAY).replace(microsecond=0))
+    ]
+
+
+def _messages(
+    segments: list[tuple[int, int, int, bytes]], side: int, starts: tuple[bytes, ...]
+) -> list[list]:
+    """One side's HTTP messages on a connection: [µs of the first segment, bytes], a message
+    starting with a segment that starts with ``starts`` (no Content-Length needed)."""
+    found: list[list] = []
+    for us, who, _, data in segments:
+        if who == side and data:
+            if data.startswith(starts) or not found:
+                found.append([us, data])
+            else:
+                found[-1][1] += data
+    return found
+
+
+def test_nginx_log_in_the_window_is_on_the_wire(image: Any, packets: list) -> None:
+    """Every access.log line in the window (read by dissect) is a request on the wire and every
+    request on the wire is a line: same client, the response written in the logged second, the
+    same request line, status, referer and user agent, and as many body bytes after the
+    response head as nginx logged."""
+    on_wire: Counter[tuple] = Counter()
+    for (client, _), segments in _conversations(packets, 80).items():
+        asked = _messages(segments, 0, (b"GET ", b"POST "))
+        answered = _messages(segments, 1, (b"HTTP/1.1 ",))
+        assert len(asked) == len(answered), client
+        for (_, request), (us, response) in zip(asked, answered, strict=True):
+            head, body = response.split(b"\r\n\r\n", 1)
+            line, *fields = request.split(b"\r\n\r\n", 1)[0].decode().split("\r\n")
+            headers = dict(f.split(": ", 1) for f in fields)
+            length = re.search(rb"\r\nContent-Length: (\d+)", head)
+            assert int(length[1]) == len(body) if length else body == b"", (client, line)
+            method, uri, _ = line.split(" ")
+            status = int(head.split(b" ")[1])
+            on_wire[(client, _second(us), method, uri, status, len(body), headers.get("Referer", "-"),
+                     headers["User-Agent"])] += 1  # fmt: skip
+    in_log: Counter[tuple] = Counter()
+    for r in image.nginx.access():
+        if _in_capture(r.ts):
+            in_log[(str(r.remote_ip), int(r.ts.timestamp()), r.method, r.uri, r.status_code, r.bytes_sent, r.referer,
+                    r.useragent)] += 1  # fmt: skip
+    assert on_wire == in_log
+    assert sum(in_log.values()) == REQUESTS
+    assert {key[4] for key in in_log} == {200, 302, 304, 404, 502}
 
 
 # --- determinism and shape ----------------------------------------------------------------------
