@@ -29,12 +29,10 @@ import pyarrow as pa
 
 from forensics.timeutil import parse_iso
 from parsers.base import Options, Parser, ParseWarning
-from parsers.textlog import Row, batched, flatten, json_lines
+from parsers.textlog import Row, batched, flatten, json_lines, whole_json
 
 __all__ = ["CloudTrailParser", "read_records", "to_row"]
 
-#: Larger single-object files are not read (CloudTrail delivers files of a few MB at most).
-MAX_OBJECT = 512 << 20
 _SNIFF = re.compile(rb'"(?:eventSource|EventSource)"\s*:\s*"[a-z0-9.-]+\.amazonaws\.com"')
 _RECORDS = re.compile(rb'^\s*\{\s*"Records"\s*:\s*\[')
 _OPAQUE = ("requestParameters", "responseElements", "additionalEventData", "resources", "serviceEventDetails")
@@ -45,16 +43,11 @@ def read_records(fh: BinaryIO) -> Iterator[tuple[str, int, int, dict[str, Any]] 
     fh.seek(0)
     head = fh.read(64)
     if _RECORDS.match(head):
-        fh.seek(0)
-        data = fh.read(MAX_OBJECT + 1)
-        if len(data) > MAX_OBJECT:
-            yield ParseWarning("file", 0, f"a Records file over {MAX_OBJECT >> 20} MiB is not read")
+        document, problem = whole_json(fh, "a Records file")
+        if problem:
+            yield problem
             return
-        try:
-            records = orjson.loads(data).get("Records") or []
-        except orjson.JSONDecodeError as exc:
-            yield ParseWarning("file", 0, f"invalid JSON: {exc}"[:200])
-            return
+        records = (document.get("Records") if isinstance(document, dict) else None) or []
         for i, record in enumerate(records, 1):
             if isinstance(record, dict):
                 yield f"record {i}", None, i, record  # type: ignore[misc]

@@ -24,12 +24,10 @@ import pyarrow as pa
 
 from forensics.timeutil import parse_iso
 from parsers.base import Options, Parser, ParseWarning
-from parsers.textlog import Row, batched, flatten, json_lines
+from parsers.textlog import Row, batched, flatten, json_lines, whole_json
 
 __all__ = ["GcpLoggingParser", "read_entries", "to_row"]
 
-#: A JSON array export larger than this is not read whole.
-MAX_ARRAY = 512 << 20
 _SNIFF = re.compile(rb'"logName"\s*:\s*"(?:projects|organizations|folders|billingAccounts)/[^"/]+/logs/')
 _OPAQUE = ("request", "response", "metadata", "serviceData")
 
@@ -38,15 +36,9 @@ def read_entries(fh: BinaryIO) -> Iterator[tuple[int, dict[str, Any]] | ParseWar
     """(ordinal, entry) for each LogEntry, in file order, or a warning."""
     fh.seek(0)
     if fh.read(64).lstrip()[:1] == b"[":
-        fh.seek(0)
-        data = fh.read(MAX_ARRAY + 1)
-        if len(data) > MAX_ARRAY:
-            yield ParseWarning("file", 0, f"a JSON array over {MAX_ARRAY >> 20} MiB is not read")
-            return
-        try:
-            entries = orjson.loads(data)
-        except orjson.JSONDecodeError as exc:
-            yield ParseWarning("file", 0, f"invalid JSON: {exc}"[:200])
+        entries, problem = whole_json(fh, "a JSON array")
+        if problem:
+            yield problem
             return
         for i, entry in enumerate(entries, 1):
             if isinstance(entry, dict) and "logName" in entry:

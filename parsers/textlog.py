@@ -80,6 +80,23 @@ def json_lines(fh: BinaryIO) -> Iterator[tuple[int, int, Any] | ParseWarning]:
                 yield ParseWarning(f"line {number}", offset, f"invalid JSON: {_one_line(exc)}")
 
 
+#: Largest JSON document read whole (a CloudTrail ``Records`` file, a GCP JSON array).
+MAX_DOCUMENT = 512 << 20
+
+
+def whole_json(fh: BinaryIO, what: str) -> tuple[Any, ParseWarning | None]:
+    """The file as one JSON document (read from the start, at most MAX_DOCUMENT bytes), or a
+    warning saying why not; ``what`` names the document in the warning."""
+    fh.seek(0)
+    data = fh.read(MAX_DOCUMENT + 1)
+    if len(data) > MAX_DOCUMENT:
+        return None, ParseWarning("file", 0, f"{what} over {MAX_DOCUMENT >> 20} MiB is not read")
+    try:
+        return orjson.loads(data), None
+    except orjson.JSONDecodeError as exc:
+        return None, ParseWarning("file", 0, f"invalid JSON: {exc}"[:200])
+
+
 def flatten(value: Any, prefix: str = "", out: dict[str, str | None] | None = None) -> dict[str, str | None]:
     """Nested JSON objects -> ``{"a.b.c": "text"}``; lists and their contents stay one JSON text."""
     out = {} if out is None else out
