@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 
-from benchmarks import evtx_ingest, fields_storage
+from benchmarks import evtx_ingest, fields_storage, image_ingest
 
 
 def main() -> None:
@@ -15,10 +15,16 @@ def main() -> None:
     print("== fields storage: map column vs detail table (100,000 records)")
     for key, value in fields_storage.main(evtx_ingest.bench_file(100_000)).items():
         _show(key, value)
+    scale = int(os.environ.get("BENCH_IMAGE_SCALE", "20"))
+    print(
+        f"== disk image -> timeline, against plaso (generated SRV01 at scale {scale}; largest corpus image)"
+    )
+    for key, value in image_ingest.main(scale).items():
+        _show(key, value)
 
 
 def _show(key: str, value: object) -> None:
-    print(f"  {key:28s} {value:,.3f}" if isinstance(value, float) else f"  {key:28s} {value}")
+    print(f"  {key:32s} {value:,.3f}" if isinstance(value, float) else f"  {key:32s} {value}")
 
 
 if __name__ == "__main__":

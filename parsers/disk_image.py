@@ -56,7 +56,7 @@ LOG_GLOBS: dict[str, tuple[str, ...]] = {
 #: intruders drop tools, and small on any normal system.
 TEMP_DIRS: dict[str, tuple[str, ...]] = {"linux": ("/tmp", "/var/tmp", "/dev/shm")}
 #: Bytes of inner files per ``files`` unit.
-FILES_PER_UNIT = 64 << 20
+FILES_PER_UNIT = 4 << 20
 _ENCRYPTED = ((3, b"-FVE-FS-", "BitLocker"), (0, b"LUKS\xba\xbe", "LUKS"))
 _log = logging.getLogger(__name__)
 
