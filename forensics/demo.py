@@ -44,6 +44,11 @@ def main(argv: list[str] | None = None) -> int:
         "timeline", "--case", str(case), "--start", "2026-03-10T09:12:00Z", "--end", "2026-03-10T09:13:10Z",
         "--host", "WS01.corp.example.com", "--limit", "30",
     ])  # fmt: skip
+    print("\nSRV01, 11:05-11:17 UTC: the stolen account logs on over SSH, adds a cron job, archives the data")
+    cli([
+        "timeline", "--case", str(case), "--start", "2026-03-10T11:05:00Z", "--end", "2026-03-10T11:17:00Z",
+        "--host", "srv01", "--grep", "bob", "--limit", "30",
+    ])  # fmt: skip
     print(f"\nevidence:     {args.evidence.resolve()} (story in README.md, answers in ground_truth.json)")
     print(f"case:         {case.resolve()} (case.duckdb, store/*.parquet)")
     print(

@@ -26,3 +26,14 @@ def test_demo_ingests_the_sample_case_and_finds_the_encoded_powershell(tmp_path:
     assert (download.destination_port[0], download.network_protocol[0], download.process_executable[0]) == (
         80, "tcp", "C:\\Windows\\System32\\WindowsPowerShell\\v1.0\\powershell.exe",
     )  # fmt: skip
+
+
+def test_demo_shows_the_server_side_in_utc(tmp_path: Path) -> None:
+    """SRV01 logs in local time (CET); the timeline has the attacker's logon at its UTC time."""
+    assert main(["--case", str(tmp_path / "case")]) == 0
+    case = Case.open(tmp_path / "case")
+    logon = case.timeline(host="srv01", where=f"event_action = 'ssh-login' AND source_ip = '{story.WS01.ip}'")
+    assert len(logon) == 1
+    assert logon.user_name[0] == "bob"
+    assert logon.datetime[0] == (story.attack_time("S11") + story.SSH_AUTH_DELAY).replace(microsecond=0)
+    assert logon.fields[0]["time_zone"] == "Europe/Berlin"
