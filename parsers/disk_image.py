@@ -32,7 +32,7 @@ from typing import Any, BinaryIO
 
 import pyarrow as pa
 
-from forensics.rows import RowBuilder
+from forensics.rows import RowBuilder, with_source_file
 from forensics.timeutil import ns_to_utc
 from parsers.base import Options, Parser, ParseWarning
 from parsers.dissect_records import record_row
@@ -292,7 +292,7 @@ def _files(target: Any, paths: tuple[str, ...], options: Options) -> Iterator[pa
                         if isinstance(item, ParseWarning):
                             yield dataclasses.replace(item, location=f"{path}: {item.location}")
                         else:
-                            yield _with_source_file(item, path)
+                            yield with_source_file(item, path)
             except Exception as exc:
                 yield ParseWarning(
                     path, None, f"parser {parser.name} stopped: {type(exc).__name__}: {exc}"[:300], 0
@@ -311,13 +311,6 @@ def _buffered(stream: Any, size: int) -> BinaryIO:
 def _inner_options(options: Options, zone: str, mtime_ns: int) -> Options:
     """The ingest's options, plus what the image knows about this file (its zone and time)."""
     return dataclasses.replace(options, timezone=zone, file_mtime=ns_to_utc(mtime_ns))
-
-
-def _with_source_file(batch: pa.RecordBatch, path: str) -> pa.RecordBatch:
-    index = batch.schema.get_field_index("source_file")
-    columns = list(batch.columns)
-    columns[index] = pa.array([path] * batch.num_rows, pa.string())
-    return pa.RecordBatch.from_arrays(columns, schema=batch.schema)
 
 
 _MACB = (

@@ -1,0 +1,93 @@
+"""Triage collections: members parsed like loose files, nothing written, hostile archives refused."""
+
+from __future__ import annotations
+
+import io
+import tarfile
+import zipfile
+from pathlib import Path
+
+import pytest
+
+from parsers.base import HEAD_BYTES, Options
+from parsers.collection import CollectionParser
+from parsers.evtx import EvtxParser
+from tests.parsers.evtx_helpers import parse_file
+
+PARSER = CollectionParser()
+EVTX = "evtx/evtx-rs-samples/sysmon.evtx"
+AUTH = "linux/auth/plaso/syslog_ssh.log"
+
+
+def _kape_zip(corpus: Path, path: Path) -> Path:
+    with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as z:
+        z.write(corpus / EVTX, "C/Windows/System32/winevt/Logs/Microsoft-Windows-Sysmon%4Operational.evtx")
+        z.write(corpus / AUTH, "var/log/auth.log")
+        z.writestr("C/Users/alice/notes.txt", "not an artifact any parser knows\n")
+    return path
+
+
+def _rows_by_member(rows: list[dict]) -> dict[str, int]:
+    counts: dict[str, int] = {}
+    for row in rows:
+        counts[row["source_file"]] = counts.get(row["source_file"], 0) + 1
+    return counts
+
+
+def test_zip_members_give_the_rows_loose_files_give(corpus: Path, tmp_path: Path) -> None:
+    archive = _kape_zip(corpus, tmp_path / "WS01-kape.zip")
+    rows, found = parse_file(PARSER, archive, Options(timezone="UTC"))
+    member = "C/Windows/System32/winevt/Logs/Microsoft-Windows-Sysmon%4Operational.evtx"
+    assert _rows_by_member(rows) == {member: 358, "var/log/auth.log": 9}
+    loose, loose_found = parse_file(EvtxParser(), corpus / EVTX)  # a dirty file: its notes come along
+    assert [(w.location, w.reason) for w in found] == [(f"{member}: {w.location}", w.reason) for w in loose_found]
+    inside = [r for r in rows if r["source"] == "windows_evtx"]
+    assert [{k: v for k, v in r.items() if k != "source_file"} for r in inside] == [
+        {k: v for k, v in r.items() if k != "source_file"} for r in loose
+    ]
+
+
+def test_tar_collections_too(corpus: Path, tmp_path: Path) -> None:
+    archive = tmp_path / "srv-uac.tar"
+    with tarfile.open(archive, "w") as tar:
+        tar.add(corpus / AUTH, "[root]/var/log/auth.log")
+    rows, found = parse_file(PARSER, archive)
+    assert found == []
+    assert _rows_by_member(rows) == {"[root]/var/log/auth.log": 9}
+
+
+def test_hostile_members_are_refused_and_nothing_is_written(corpus: Path, tmp_path: Path) -> None:
+    archive = tmp_path / "hostile.zip"
+    with zipfile.ZipFile(archive, "w", zipfile.ZIP_DEFLATED) as z:
+        z.writestr("../../etc/cron.d/evil", "* * * * * root id\n")
+        z.writestr("/abs/path.txt", "x")
+        z.writestr("bomb.bin", bytes(80 << 20))  # 80 MiB of zeros: deflates about 1000x
+        z.write(corpus / AUTH, "var/log/auth.log")
+    before = sorted(p.name for p in tmp_path.iterdir())
+    rows, found = parse_file(PARSER, archive)
+    assert sorted(p.name for p in tmp_path.iterdir()) == before
+    assert [(w.location, w.reason.split(":")[0]) for w in found] == [
+        ("../../etc/cron.d/evil", "member name climbs out of the archive"),
+        ("/abs/path.txt", "member name climbs out of the archive"),
+        (
+            "bomb.bin",
+            f"expands {(80 << 20) / zipfile.ZipFile(archive).getinfo('bomb.bin').compress_size:,.0f}x",
+        ),
+    ]
+    assert _rows_by_member(rows) == {"var/log/auth.log": 9}
+
+
+@pytest.mark.parametrize(
+    ("first_member", "collection"),
+    [
+        ("[Content_Types].xml", False),
+        ("mimetype", False),
+        ("META-INF/MANIFEST.MF", False),
+        ("C/Windows/x", True),
+    ],
+)
+def test_office_documents_are_not_collections(first_member: str, collection: bool) -> None:
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w") as z:
+        z.writestr(first_member, "x")
+    assert PARSER.sniff(buf.getvalue()[:HEAD_BYTES]) is collection
