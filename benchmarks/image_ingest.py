@@ -57,9 +57,9 @@ def plaso_bin() -> Path | None:
     return log2timeline.parent if log2timeline.exists() else None
 
 
-def _timed(cmd: list[str]) -> float:
+def _timed(cmd: list[str], cwd: str | None = None) -> float:
     started = time.perf_counter()
-    subprocess.run(cmd, check=True, capture_output=True)
+    subprocess.run(cmd, check=True, capture_output=True, cwd=cwd)
     return time.perf_counter() - started
 
 
@@ -78,11 +78,11 @@ def plaso(image: Path, bin_dir: Path) -> tuple[int, float]:
     """(events, seconds) of log2timeline + psort to CSV."""
     with tempfile.TemporaryDirectory() as tmp:
         storage, csv = f"{tmp}/image.plaso", f"{tmp}/timeline.csv"
-        seconds = _timed([str(bin_dir / "log2timeline"), "--quiet", "--status_view", "none", "--storage-file",
-                          storage, str(image)])  # fmt: skip
-        seconds += _timed(
-            [str(bin_dir / "psort"), "--status_view", "none", "-o", "l2tcsv", "-w", csv, storage]
-        )
+        log2timeline = [str(bin_dir / "log2timeline"), "--quiet", "--status_view", "none"]
+        psort = [str(bin_dir / "psort"), "--status_view", "none", "-o", "l2tcsv", "-w", csv, storage]
+        # plaso writes its log files into the working directory: keep them in the temporary one.
+        seconds = _timed([*log2timeline, "--storage-file", storage, str(image)], cwd=tmp)
+        seconds += _timed(psort, cwd=tmp)
         with open(csv, encoding="utf-8", errors="replace") as fh:
             events = sum(1 for _ in fh) - 1
     return events, seconds
