@@ -111,6 +111,10 @@ def _ingest(args: argparse.Namespace, err: Console) -> int:
             if event == "file":
                 state["units"] += info["units"]
                 bar.update(task, total=state["units"], description=_short(result.path))
+            elif event == "hash":  # large evidence: say why nothing else moves yet
+                bar.update(
+                    task, description=f"hashing {_short(result.path, 30)} {info['done'] / info['total']:.0%}"
+                )
             elif event == "unit":
                 state["records"] += info["records"]
                 rate = state["records"] / max(time.perf_counter() - started, 1e-6)

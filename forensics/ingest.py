@@ -99,12 +99,17 @@ def discover(paths: Iterable[str | Path], case_root: Path) -> Iterator[Path]:
             yield path
 
 
-def sha256_file(path: Path, block: int = 1 << 20) -> str:
-    """sha256 of a file, read in blocks (never loaded whole)."""
+def sha256_file(path: Path, block: int = 1 << 20, done: Callable[[int], None] | None = None) -> str:
+    """sha256 of a file, read in blocks (never loaded whole); ``done(bytes so far)`` is called
+    every 64 MiB, for progress on large images."""
     digest = hashlib.sha256()
+    read = 0
     with open(path, "rb") as fh:
         while chunk := fh.read(block):
             digest.update(chunk)
+            read += len(chunk)
+            if done is not None and read % (64 << 20) < block:
+                done(read)
     return digest.hexdigest()
 
 
@@ -129,7 +134,7 @@ def ingest(
         for path in discover(paths, case.root):
             if path.is_relative_to(case.root):
                 continue
-            result, units, file_options = _prepare(path, known, options)
+            result, units, file_options = _prepare(path, known, options, progress)
             report.files.append(result)
             if progress:
                 progress("file", result=result, units=len(units))
@@ -172,7 +177,9 @@ def ingest(
     return report
 
 
-def _prepare(path: Path, known: set[str], options: Options) -> tuple[FileResult, list[object], Options]:
+def _prepare(
+    path: Path, known: set[str], options: Options, progress: Progress | None = None
+) -> tuple[FileResult, list[object], Options]:
     """Hash, sniff and plan one file; a file that cannot go further gets its reason."""
     result = FileResult(path=str(path))
     try:
@@ -181,7 +188,13 @@ def _prepare(path: Path, known: set[str], options: Options) -> tuple[FileResult,
         options = dataclasses.replace(options, file_mtime=ns_to_utc(info.st_mtime_ns))
         if not os.access(path, os.R_OK):
             raise PermissionError("permission denied")
-        result.sha256 = sha256_file(path)
+        hashed = None
+        if progress is not None:
+
+            def hashed(done: int) -> None:
+                progress("hash", result=result, done=done, total=result.size)
+
+        result.sha256 = sha256_file(path, done=hashed)
         if result.sha256 in known:
             result.status, result.reason = "duplicate", "already ingested (same sha256)"
             return result, [], options

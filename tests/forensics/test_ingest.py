@@ -197,3 +197,18 @@ def test_options_reject_unknown_backend(tmp_path: Path, corpus: Path) -> None:
         [corpus / "evtx/deepbluecli/sliver-sysmon.evtx"], options=Options(evtx_backend="nope")
     )
     assert report.files[0].status == "failed" and "unknown EVTX backend" in report.files[0].reason
+
+
+def test_hashing_a_large_file_reports_progress(tmp_path: Path) -> None:
+    big = tmp_path / "evidence" / "disk.raw"
+    big.parent.mkdir()
+    with open(big, "wb") as fh:
+        fh.truncate(130 << 20)  # sparse: 130 MiB of zeros, no file system
+    seen: list[tuple[int, int]] = []
+
+    def progress(event: str, result: object, **info: object) -> None:
+        if event == "hash":
+            seen.append((info["done"], info["total"]))  # type: ignore[arg-type]
+
+    Case.open(tmp_path / "case").ingest([big], progress=progress)
+    assert seen == [(64 << 20, 130 << 20), (128 << 20, 130 << 20)]
