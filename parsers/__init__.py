@@ -9,6 +9,7 @@ the file's path may break the tie (``Parser.sniff_path``, for formats with no ma
 from parsers.audit import AuditParser
 from parsers.base import HEAD_BYTES, Options, Parser, ParseWarning
 from parsers.cloudtrail import CloudTrailParser
+from parsers.collection import CollectionParser
 from parsers.disk_image import DiskImageParser
 from parsers.evtx import EvtxParser
 from parsers.gcp_logging import GcpLoggingParser
@@ -23,10 +24,12 @@ __all__ = ["HEAD_BYTES", "PARSERS", "Options", "ParseWarning", "Parser", "by_nam
 
 #: Magic and strict shapes first (binary, JSON with telling keys, ``type=... msg=audit(``,
 #: dpkg/apt lines), then the looser text grammars: web access lines, syslog, shell history.
-#: Disk images (containers, raw disks and file systems) come right after the EVTX magic.
+#: Disk images (containers, raw disks and file systems) and triage collections (tar, zip) come
+#: right after the EVTX magic: their members go through this same registry.
 PARSERS: tuple[Parser, ...] = (
     EvtxParser(),
     DiskImageParser(),
+    CollectionParser(),
     WinEventJsonParser(),
     UtmpParser(),
     CloudTrailParser(),

@@ -40,7 +40,9 @@ def test_zip_members_give_the_rows_loose_files_give(corpus: Path, tmp_path: Path
     member = "C/Windows/System32/winevt/Logs/Microsoft-Windows-Sysmon%4Operational.evtx"
     assert _rows_by_member(rows) == {member: 358, "var/log/auth.log": 9}
     loose, loose_found = parse_file(EvtxParser(), corpus / EVTX)  # a dirty file: its notes come along
-    assert [(w.location, w.reason) for w in found] == [(f"{member}: {w.location}", w.reason) for w in loose_found]
+    assert [(w.location, w.reason) for w in found] == [
+        (f"{member}: {w.location}", w.reason) for w in loose_found
+    ]
     inside = [r for r in rows if r["source"] == "windows_evtx"]
     assert [{k: v for k, v in r.items() if k != "source_file"} for r in inside] == [
         {k: v for k, v in r.items() if k != "source_file"} for r in loose
@@ -91,3 +93,25 @@ def test_office_documents_are_not_collections(first_member: str, collection: boo
     with zipfile.ZipFile(buf, "w") as z:
         z.writestr(first_member, "x")
     assert PARSER.sniff(buf.getvalue()[:HEAD_BYTES]) is collection
+
+
+def test_a_gzipped_tar_collection_through_the_ingest(corpus: Path, tmp_path: Path) -> None:
+    """``.tar.gz``: the ingest decompresses, the collection parser walks the members."""
+    from forensics import Case
+
+    archive = tmp_path / "evidence" / "srv01-uac.tar.gz"
+    archive.parent.mkdir()
+    with tarfile.open(archive, "w:gz") as tar:
+        tar.add(corpus / AUTH, "[root]/var/log/auth.log")
+        tar.add(corpus / EVTX, "[root]/evtx/sysmon.evtx")
+    case = Case.open(tmp_path / "case")
+    report = case.ingest([archive.parent])
+    (result,) = report.files
+    assert (result.status, result.parser, result.records) == ("ok", "collection", 367)
+    assert result.reason.startswith("gzip-compressed")
+    by_file = dict(
+        case.sql("SELECT source_file, count(*) AS n FROM timeline GROUP BY 1").itertuples(index=False)
+    )
+    assert by_file == {"[root]/var/log/auth.log": 9, "[root]/evtx/sysmon.evtx": 358}
+    evidence = set(case.sql("SELECT DISTINCT evidence_id FROM timeline").evidence_id)
+    assert evidence == {result.sha256}
