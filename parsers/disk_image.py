@@ -51,10 +51,13 @@ PLUGINS: dict[str, tuple[str, ...]] = {
 LOG_GLOBS: dict[str, tuple[str, ...]] = {
     "windows": ("sysvol/windows/system32/winevt/logs/*.evtx",),
     "linux": ("var/log/**/*", "root/.*history", "home/*/.*history"),
+    "unknown": ("**/*",),  # no OS to go by: every file is offered to the parsers (sniffed)
 }
 #: Folders whose file-system timeline is always written (without ``--fs-timeline``): where
 #: intruders drop tools, and small on any normal system.
 TEMP_DIRS: dict[str, tuple[str, ...]] = {"linux": ("/tmp", "/var/tmp", "/dev/shm")}
+#: Largest compressed image decompressed into memory.
+MAX_IN_MEMORY = 1 << 30
 #: Bytes of inner files per ``files`` unit.
 FILES_PER_UNIT = 4 << 20
 _ENCRYPTED = ((3, b"-FVE-FS-", "BitLocker"), (0, b"LUKS\xba\xbe", "LUKS"))
@@ -135,11 +138,29 @@ def _open(fh: BinaryIO) -> Any:
     from dissect.target import Target, container
 
     logging.getLogger("dissect").setLevel(logging.ERROR)
-    fh.seek(0)
+    fh = _random_access(fh)
     target = Target()
     target.disks.add(container.open(fh))
     target.apply()
     return target
+
+
+def _random_access(fh: BinaryIO) -> BinaryIO:
+    """``fh`` itself when it can seek anywhere; a compressed image (``.raw.gz``, read through a
+    decompressing stream that cannot seek from its end) is decompressed into memory, up to
+    MAX_IN_MEMORY: the evidence file is never unpacked onto disk."""
+    try:
+        fh.seek(0, io.SEEK_END)
+    except (io.UnsupportedOperation, OSError):
+        fh.seek(0)
+        data = fh.read(MAX_IN_MEMORY + 1)
+        if len(data) > MAX_IN_MEMORY:
+            raise ValueError(
+                f"compressed image expands past {MAX_IN_MEMORY >> 30} GiB: decompress it to a file first"
+            ) from None
+        return io.BytesIO(data)
+    fh.seek(0)
+    return fh
 
 
 def _family(target: Any) -> str:

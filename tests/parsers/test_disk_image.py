@@ -93,3 +93,32 @@ def test_temporary_folders_are_always_listed() -> None:
     assert modified["datetime"] == story.attack_time("S12") + timedelta(seconds=1)
     assert dict(modified["fields"])["size"] == str(len(payloads.tool()))
     assert not [r for r in rows if (r["file_path"] or "").startswith("/etc/")]  # no full timeline unasked
+
+
+def test_every_corpus_image_opens_or_says_why(corpus: Path, tmp_path: Path) -> None:
+    """The corpus's images in every container format, gzip-compressed raw images (read without
+    unpacking by hand) and its deliberate negatives (a bogus split image, a corrupt gzip)."""
+    from forensics import Case
+
+    case = Case.open(tmp_path / "case")
+    case.ingest([corpus / "images/disk"])
+    manifest = case.sql(
+        "SELECT regexp_extract(path, 'disk/(.*)$', 1) AS f, status, records, warnings, reason FROM manifest"
+    )
+    got = {r.f: (r.status, r.records, r.warnings) for r in manifest.itertuples()}
+    assert got == {
+        "dfir_ntfs/exfat_win.raw.gz": ("ok", 1405, 0), "dfir_ntfs/fat32_small.raw.gz": ("ok", 1, 0),
+        "dfir_ntfs/gpt-512-3p.raw.gz": ("ok", 1, 1), "dfir_ntfs/ntfs_index.raw.gz": ("partial", 87, 3),
+        "dfvfs/bogus.001": ("unrecognised", 0, 0), "dfvfs/corrupt1.gz": ("unrecognised", 0, 0),
+        "dfvfs/ext2.E01": ("ok", 7, 0), "dfvfs/ext2.vhd": ("ok", 7, 0), "dfvfs/ext2.vmdk": ("ok", 7, 0),
+        "plaso/image.E01": ("ok", 7, 0), "plaso/image.qcow2": ("ok", 7, 0), "plaso/image.vhd": ("ok", 7, 0),
+        "plaso/image.vmdk": ("ok", 7, 0), "plaso/iso9660.raw": ("unrecognised", 0, 0),
+        "plaso/syslog_image.dd": ("partial", 17, 2), "plaso/tsk_volume_system.raw": ("ok", 2, 0),
+        "plaso/vsstest.qcow2": ("partial", 36, 3),
+    }  # fmt: skip
+    reasons = {r.f: r.reason for r in manifest.itertuples()}
+    assert reasons["dfir_ntfs/exfat_win.raw.gz"] == "gzip-compressed (6,291,456 bytes decompressed)"
+    assert reasons["dfvfs/corrupt1.gz"].startswith("gzip-compressed; not a supported format inside")
+    # A zip inside the image is a collection: its syslog is read, the file's two bad lines are located.
+    nested = case.sql("SELECT location FROM warnings WHERE source_file LIKE '%syslog_image.dd' ORDER BY 1")
+    assert list(nested.location) == ["/logs/hidden.zip: syslog: line 11", "/logs/hidden.zip: syslog: line 7"]
