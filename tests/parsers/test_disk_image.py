@@ -122,3 +122,18 @@ def test_every_corpus_image_opens_or_says_why(corpus: Path, tmp_path: Path) -> N
     # A zip inside the image is a collection: its syslog is read, the file's two bad lines are located.
     nested = case.sql("SELECT location FROM warnings WHERE source_file LIKE '%syslog_image.dd' ORDER BY 1")
     assert list(nested.location) == ["/logs/hidden.zip: syslog: line 11", "/logs/hidden.zip: syslog: line 7"]
+
+
+@pytest.mark.parametrize(
+    ("head", "name"),
+    [(b"\xeb\x58\x90-FVE-FS-" + bytes(499) + b"\x55\xaa", "BitLocker"), (b"LUKS\xba\xbe\x00\x01", "LUKS")],
+)
+def test_encrypted_volumes_are_reported_as_such(tmp_path: Path, head: bytes, name: str) -> None:
+    image = tmp_path / "encrypted.raw"
+    image.write_bytes(head + bytes((1 << 20) - len(head)))
+    rows, found = parse_file(PARSER, image)
+    assert [r["event_action"] for r in rows] == ["image-opened"]
+    assert [(w.location, w.reason) for w in found] == [
+        ("volume 1", f"{name} encrypted volume: contents not readable without the key"),
+        ("image", "no readable file system (unknown, damaged or encrypted)"),
+    ]
