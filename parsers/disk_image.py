@@ -27,7 +27,8 @@ import dataclasses
 import io
 import logging
 import stat
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from typing import Any, BinaryIO
 
 import pyarrow as pa
@@ -37,7 +38,7 @@ from forensics.timeutil import ns_to_utc
 from parsers.base import Options, Parser, ParseWarning
 from parsers.dissect_records import record_row
 
-__all__ = ["DiskImageParser"]
+__all__ = ["DiskImageParser", "ImageFile", "image_files"]
 
 #: dissect.target functions run per OS family; missing ones are skipped.
 PLUGINS: dict[str, tuple[str, ...]] = {
@@ -85,6 +86,31 @@ def _image_magic(head: bytes) -> bool:
             return True
         return any(head[446 + 16 * i + 4] not in (0,) and head[446 + 16 * i] in (0, 0x80) for i in range(4))
     return False
+
+
+@dataclass(frozen=True, slots=True)
+class ImageFile:
+    """A regular file inside an image: its path, size, and how to read it (read-only)."""
+
+    path: str
+    size: int
+    open: Callable[[], BinaryIO]
+
+
+def image_files(fh: BinaryIO, under: str = "/") -> Iterator[ImageFile]:
+    """Every regular file of the image (all its file systems, as dissect.target mounts them),
+    for scanners that need content rather than timeline rows (YARA, hashing)."""
+    target = _open(fh)
+    if not target.filesystems:
+        return
+    top = target.fs.path(under)
+    for entry in top.rglob("*"):
+        try:
+            info = entry.lstat()
+        except Exception:
+            continue
+        if stat.S_ISREG(info.st_mode):
+            yield ImageFile(str(entry), info.st_size, lambda entry=entry: entry.open("rb"))
 
 
 class DiskImageParser(Parser):

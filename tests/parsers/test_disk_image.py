@@ -137,3 +137,16 @@ def test_encrypted_volumes_are_reported_as_such(tmp_path: Path, head: bytes, nam
         ("volume 1", f"{name} encrypted volume: contents not readable without the key"),
         ("image", "no readable file system (unknown, damaged or encrypted)"),
     ]
+
+
+def test_image_files_for_scanners() -> None:
+    """What the YARA scanner walks: every regular file, with its size and a read-only stream."""
+    from parsers.disk_image import image_files
+
+    with open(SRV01, "rb") as fh:
+        files = {f.path: f for f in image_files(fh)}
+        tool = files[story.TOOL_PATH]
+        with tool.open() as stream:
+            assert (tool.size, stream.read()) == (len(payloads.tool()), payloads.tool())
+        assert files["/etc/hostname"].size == len(b"srv01\n")
+        assert len(files) == 59
