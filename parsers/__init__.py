@@ -13,7 +13,15 @@ from parsers.collection import CollectionParser
 from parsers.disk_image import DiskImageParser
 from parsers.evtx import EvtxParser
 from parsers.gcp_logging import GcpLoggingParser
+from parsers.lnk import JumpListParser, LnkParser
+from parsers.ntfs_logfile import LogFileParser
+from parsers.ntfs_mft import MftParser
+from parsers.ntfs_usnjrnl import UsnJournalParser
 from parsers.packages import PackagesParser
+from parsers.prefetch import PrefetchParser
+from parsers.recyclebin import RecycleBinParser
+from parsers.registry_hive import RegistryHiveParser
+from parsers.scheduled_task import ScheduledTaskParser
 from parsers.shell_history import ShellHistoryParser
 from parsers.syslog import SyslogParser
 from parsers.utmp import UtmpParser
@@ -25,11 +33,22 @@ __all__ = ["HEAD_BYTES", "PARSERS", "Options", "ParseWarning", "Parser", "by_nam
 #: Magic and strict shapes first (binary, JSON with telling keys, ``type=... msg=audit(``,
 #: dpkg/apt lines), then the looser text grammars: web access lines, syslog, shell history.
 #: Disk images (containers, raw disks and file systems) and triage collections (tar, zip) come
-#: right after the EVTX magic: their members go through this same registry.
+#: right after the EVTX magic: their members go through this same registry. Loose Windows
+#: artifacts follow, each by its magic or fixed layout (regf, SCCA/MAM, shell link, OLE with a
+#: DestList, FILE records, USN records, RSTR pages, $I/INFO2, the .job fixed section).
 PARSERS: tuple[Parser, ...] = (
     EvtxParser(),
     DiskImageParser(),
     CollectionParser(),
+    RegistryHiveParser(),
+    PrefetchParser(),
+    LnkParser(),
+    JumpListParser(),
+    MftParser(),
+    UsnJournalParser(),
+    LogFileParser(),
+    RecycleBinParser(),
+    ScheduledTaskParser(),
     WinEventJsonParser(),
     UtmpParser(),
     CloudTrailParser(),

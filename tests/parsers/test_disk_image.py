@@ -108,14 +108,26 @@ def test_every_corpus_image_opens_or_says_why(corpus: Path, tmp_path: Path) -> N
     got = {r.f: (r.status, r.records, r.warnings) for r in manifest.itertuples()}
     assert got == {
         "dfir_ntfs/exfat_win.raw.gz": ("ok", 1405, 0), "dfir_ntfs/fat32_small.raw.gz": ("ok", 1, 0),
-        "dfir_ntfs/gpt-512-3p.raw.gz": ("ok", 1, 1), "dfir_ntfs/ntfs_index.raw.gz": ("partial", 87, 3),
+        "dfir_ntfs/gpt-512-3p.raw.gz": ("ok", 1, 1), "dfir_ntfs/ntfs_index.raw.gz": ("partial", 218, 5),
         "dfvfs/bogus.001": ("unrecognised", 0, 0), "dfvfs/corrupt1.gz": ("unrecognised", 0, 0),
         "dfvfs/ext2.E01": ("ok", 7, 0), "dfvfs/ext2.vhd": ("ok", 7, 0), "dfvfs/ext2.vmdk": ("ok", 7, 0),
         "plaso/image.E01": ("ok", 7, 0), "plaso/image.qcow2": ("ok", 7, 0), "plaso/image.vhd": ("ok", 7, 0),
         "plaso/image.vmdk": ("ok", 7, 0), "plaso/iso9660.raw": ("unrecognised", 0, 0),
         "plaso/syslog_image.dd": ("partial", 17, 2), "plaso/tsk_volume_system.raw": ("ok", 2, 0),
-        "plaso/vsstest.qcow2": ("partial", 36, 3),
+        "plaso/vsstest.qcow2": ("partial", 86, 5),
     }  # fmt: skip
+    # The NTFS images' own $MFT and $LogFile are offered to the parsers too (no OS: every file is):
+    # MFT rows (deleted records included) and a $LogFile summary, each with its note.
+    mft = case.sql(
+        "SELECT regexp_extract(source_file, 'disk/(.*)$', 1) AS f, location, reason FROM warnings "
+        "WHERE location LIKE '/$MFT:%' OR location LIKE '/$LogFile:%' ORDER BY 1, 2"
+    )
+    assert [tuple(r) for r in mft.itertuples(index=False)] == [
+        ("dfir_ntfs/ntfs_index.raw.gz", "/$LogFile: file", "$LogFile operation records are not decoded: summary only"),
+        ("dfir_ntfs/ntfs_index.raw.gz", "/$MFT: records 0-255", "194 zero-filled slots skipped"),
+        ("plaso/vsstest.qcow2", "/$LogFile: file", "$LogFile operation records are not decoded: summary only"),
+        ("plaso/vsstest.qcow2", "/$MFT: records 0-255", "222 FILE records without attributes (never used) skipped"),
+    ]  # fmt: skip
     reasons = {r.f: r.reason for r in manifest.itertuples()}
     assert reasons["dfir_ntfs/exfat_win.raw.gz"] == "gzip-compressed (6,291,456 bytes decompressed)"
     assert reasons["dfvfs/corrupt1.gz"].startswith("gzip-compressed; not a supported format inside")
