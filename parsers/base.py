@@ -17,7 +17,7 @@ import pyarrow as pa
 
 from forensics.rows import DEFAULT_BATCH_ROWS
 
-__all__ = ["HEAD_BYTES", "Options", "ParseWarning", "Parser"]
+__all__ = ["HEAD_BYTES", "MESSAGE_LIMIT", "Options", "ParseWarning", "Parser", "one_line", "row_message"]
 
 #: How many leading bytes ``sniff`` sees.
 HEAD_BYTES = 4096
@@ -74,3 +74,18 @@ class Parser:
     def parse(self, fh: BinaryIO, unit: object, options: Options) -> Iterator[pa.RecordBatch | ParseWarning]:
         """Rows (record batches in the TIMELINE schema) and warnings for one unit."""
         raise NotImplementedError
+
+
+#: Longest ``message`` a row carries (the full record stays in ``fields``).
+MESSAGE_LIMIT = 1024
+
+
+def row_message(text: str) -> str:
+    """A row's ``message``: line breaks made spaces, cut to MESSAGE_LIMIT with an ellipsis."""
+    text = text.replace("\r", " ").replace("\n", " ")
+    return text if len(text) <= MESSAGE_LIMIT else text[: MESSAGE_LIMIT - 3] + "..."
+
+
+def one_line(text: str, limit: int = 200) -> str:
+    """A warning's reason from some text (an exception's, say): whitespace folded, cut short."""
+    return " ".join(text.split())[:limit]

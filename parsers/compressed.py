@@ -20,6 +20,8 @@ import lzma
 import zlib
 from typing import BinaryIO
 
+from parsers.base import one_line
+
 __all__ = ["KINDS", "Decompressed", "DecompressedReader", "decompressed_size", "detect", "open_decompressed"]
 
 #: Compression name -> magic at offset 0.
@@ -132,5 +134,4 @@ def _one_line(exc: BaseException) -> str:
     name = type(exc).__name__
     if name == "error":  # zlib.error
         name = f"{type(exc).__module__}.error"
-    text = " ".join(str(exc).split()) or name
-    return f"{name}: {text}"[:200]
+    return one_line(f"{name}: {str(exc) or name}")

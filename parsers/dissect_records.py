@@ -19,6 +19,8 @@ from collections.abc import Iterable
 from datetime import datetime
 from typing import Any
 
+from parsers.base import row_message
+
 __all__ = ["record_row"]
 
 #: Record field name -> core column, first match wins per column.
@@ -126,6 +128,4 @@ def _field_tuples(record: Any) -> Iterable[tuple[str, str]]:
 
 def _message(kind: str, fields: dict[str, str | None]) -> str:
     details = "; ".join(f"{k}={v}" for k, v in fields.items() if v and k not in ("hostname", "domain"))
-    message = f"{kind}: {details}" if details else kind
-    message = message.replace("\r", " ").replace("\n", " ")
-    return message if len(message) <= 1024 else message[:1021] + "..."
+    return row_message(f"{kind}: {details}" if details else kind)

@@ -40,7 +40,7 @@ from typing import Any, BinaryIO
 import pyarrow as pa
 
 from forensics.timeutil import filetime_to_utc
-from parsers.base import Options, Parser, ParseWarning
+from parsers.base import Options, Parser, ParseWarning, row_message
 from parsers.textlog import Row, batched
 
 __all__ = ["Hive", "Key", "RegistryHiveParser", "key_rows", "read_hive"]
@@ -315,11 +315,6 @@ def _value(key: Key, name: str) -> Any:
     return next((v.data for v in key.values if v.name.lower() == lname), None)
 
 
-def _one_line(text: str) -> str:
-    text = text.replace("\r", " ").replace("\n", " ")
-    return text if len(text) <= 1024 else text[:1021] + "..."
-
-
 _RUN = re.compile(
     r"\\currentversion\\(?:run|runonce|runonceex|runservices|runservicesonce|policies\\explorer\\run)$"
 )
@@ -359,7 +354,7 @@ def key_rows(key: Key, hive: Hive, source: str) -> list[Row]:
         fields[f"value.{value.name}"] = _text(value)
     if len(key.values) > MAX_VALUES:
         fields["values_not_listed"] = str(len(key.values) - MAX_VALUES)
-    row["message"] = _one_line(f"key {full} ({len(key.values)} values, {key.subkeys} subkeys)")
+    row["message"] = row_message(f"key {full} ({len(key.values)} values, {key.subkeys} subkeys)")
     rows: list[Row] = [(row, fields)]
     if _SERVICE.match(lpath) and (_value(key, "ImagePath") is not None or _value(key, "Type") is not None):
         _service(key, row, fields)
@@ -393,7 +388,7 @@ def _autoruns(key: Key, base: dict[str, Any], full: str) -> list[Row]:
                     event_action="autorun",
                     file_path=full,
                     process_command_line=command or None,
-                    message=_one_line(f"autorun {full}: {value.name} = {command}"),
+                    message=row_message(f"autorun {full}: {value.name} = {command}"),
                 ),
                 {
                     "key_path": full,
@@ -418,7 +413,7 @@ def _service(key: Key, row: dict[str, Any], fields: dict[str, str | None]) -> No
     fields["service_name"] = key.name
     if isinstance(start, int):
         fields["start_type"] = _SERVICE_START.get(start, str(start))
-    row["message"] = _one_line(
+    row["message"] = row_message(
         f"service {key.name}"
         + (f" ({display})" if display else "")
         + (f": {image}" if image else "")
@@ -438,7 +433,7 @@ def _amcache_file(key: Key, row: dict[str, Any], fields: dict[str, str | None], 
     link = _value(key, "LinkDate")
     if isinstance(link, str) and (when := _us_date(link)):
         fields["link_date"] = when
-    row["message"] = _one_line(f"amcache file {path or key.name}" + (f" sha1 {sha1}" if sha1 else ""))
+    row["message"] = row_message(f"amcache file {path or key.name}" + (f" sha1 {sha1}" if sha1 else ""))
 
 
 def _amcache_program(key: Key, row: dict[str, Any], fields: dict[str, str | None], full: str) -> None:
@@ -450,7 +445,7 @@ def _amcache_program(key: Key, row: dict[str, Any], fields: dict[str, str | None
         fields["key_path"] = full
     publisher = _value(key, "Publisher")
     version = _value(key, "Version")
-    row["message"] = _one_line(
+    row["message"] = row_message(
         f"amcache program {name or key.name}"
         + (f" {version}" if version else "")
         + (f" ({publisher})" if publisher else "")
@@ -505,7 +500,7 @@ def _sam_user(key: Key, row: dict[str, Any], fields: dict[str, str | None]) -> l
     )
     if expiry:
         fields["account_expires"] = expiry.isoformat()
-    row["message"] = _one_line(f"SAM account {name or '?'} (RID {rid}), {logons} logons")
+    row["message"] = row_message(f"SAM account {name or '?'} (RID {rid}), {logons} logons")
     user = {"user_name": name, "rid": str(rid)}
     for field_name, desc, action in _SAM_TIMES:
         when = times[field_name]
@@ -581,7 +576,7 @@ def _userassist(key: Key, base: dict[str, Any], full: str) -> list[Row]:
                     event_action="userassist",
                     file_path=program,
                     process_executable=program,
-                    message=_one_line(f"userassist {program}: run {runs} times"),
+                    message=row_message(f"userassist {program}: run {runs} times"),
                 ),
                 fields,
             )

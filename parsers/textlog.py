@@ -21,7 +21,7 @@ import pyarrow as pa
 
 from forensics.rows import RowBuilder
 from forensics.timeutil import zone
-from parsers.base import HEAD_BYTES, Options, ParseWarning
+from parsers.base import HEAD_BYTES, Options, ParseWarning, one_line
 
 __all__ = [
     "Row",
@@ -77,7 +77,7 @@ def json_lines(fh: BinaryIO) -> Iterator[tuple[int, int, Any] | ParseWarning]:
             try:  # integers beyond 64 bits, NaN: the standard library is laxer
                 yield number, offset, json.loads(text)
             except ValueError as exc:
-                yield ParseWarning(f"line {number}", offset, f"invalid JSON: {_one_line(exc)}")
+                yield ParseWarning(f"line {number}", offset, f"invalid JSON: {one_line(str(exc))}")
 
 
 #: Largest JSON document read whole (a CloudTrail ``Records`` file, a GCP JSON array).
@@ -150,7 +150,3 @@ def batched(items: Iterable[Row | ParseWarning], batch_rows: int) -> Iterator[pa
     batch = builder.flush()
     if batch is not None:
         yield batch
-
-
-def _one_line(exc: BaseException) -> str:
-    return " ".join(str(exc).split())[:200]

@@ -20,6 +20,8 @@ import base64
 import re
 from typing import Any
 
+from parsers.base import row_message
+
 __all__ = ["flatten_json_event", "flatten_xml_event", "put_field", "text", "to_row"]
 
 #: <System> values that become core columns rather than fields.
@@ -281,9 +283,7 @@ def _message(
         if first:
             head += f" - {first}"
     details = "; ".join([f"{k}={v}" for k, v in data.items() if v and v not in _EMPTY])
-    message = f"{head}: {details}" if details else head
-    message = message.replace("\r", " ").replace("\n", " ")
-    return message if len(message) <= 1024 else message[:1021] + "..."
+    return row_message(f"{head}: {details}" if details else head)
 
 
 _CONTAINERS = (dict, list)

@@ -29,7 +29,7 @@ import pyarrow as pa
 
 from forensics.rows import RowBuilder
 from forensics.timeutil import iso_z, parse_iso
-from parsers.base import Options, Parser, ParseWarning
+from parsers.base import Options, Parser, ParseWarning, one_line
 from parsers.winevent import flatten_json_event, flatten_xml_event, put_field, text, to_row
 
 __all__ = ["WinEventJsonParser"]
@@ -238,7 +238,7 @@ def _lines(fh: BinaryIO) -> Iterator[_Item]:
                 decoded = line.decode("utf-8", "replace")
                 obj = json.loads(decoded)
             except ValueError:
-                yield ParseWarning(f"line {number}", start, f"invalid JSON: {_one_line(str(exc))}", 1)
+                yield ParseWarning(f"line {number}", start, f"invalid JSON: {one_line(str(exc))}", 1)
                 continue
             if not replaced and "\ufffd" in decoded and b"\xef\xbf\xbd" not in line:
                 replaced = True
@@ -379,10 +379,6 @@ def _clean(value: Any) -> Any:
     if isinstance(value, list):
         return [_clean(v) for v in value]
     return value
-
-
-def _one_line(message: str) -> str:
-    return " ".join(message.split())[:200]
 
 
 # --- shapes -> canonical (system, data) --------------------------------------------------------
