@@ -6,6 +6,13 @@ so a parser with a loose sniffer comes after the ones with magic; only when no c
 the file's path may break the tie (``Parser.sniff_path``, for formats with no magic at all).
 """
 
+import dataclasses
+from collections.abc import Iterator
+from typing import BinaryIO
+
+import pyarrow as pa
+
+from forensics.rows import with_source_file
 from parsers.audit import AuditParser
 from parsers.base import HEAD_BYTES, Options, Parser, ParseWarning
 from parsers.cloudtrail import CloudTrailParser
@@ -28,7 +35,16 @@ from parsers.utmp import UtmpParser
 from parsers.web_access import WebAccessParser
 from parsers.winevent_json import WinEventJsonParser
 
-__all__ = ["HEAD_BYTES", "PARSERS", "Options", "ParseWarning", "Parser", "by_name", "sniff"]
+__all__ = [
+    "HEAD_BYTES",
+    "PARSERS",
+    "Options",
+    "ParseWarning",
+    "Parser",
+    "by_name",
+    "parse_contained",
+    "sniff",
+]
 
 #: Magic and strict shapes first (binary, JSON with telling keys, ``type=... msg=audit(``,
 #: dpkg/apt lines), then the looser text grammars: web access lines, syslog, shell history.
@@ -76,3 +92,26 @@ def by_name(name: str) -> Parser:
         if parser.name == name:
             return parser
     raise KeyError(name)
+
+
+def parse_contained(
+    path: str, fh: BinaryIO, size: int, options: Options, container: str
+) -> Iterator[pa.RecordBatch | ParseWarning]:
+    """A file inside a container (a disk image, an archive) through the parser that recognises
+    it, as if it were loose: its rows name ``path`` as ``source_file`` and its warnings are
+    located under it. Unrecognised files are skipped, as in a folder; a container of the same
+    kind (``container``, the caller's parser name) is not opened again."""
+    fh.seek(0)
+    parser = sniff(fh.read(HEAD_BYTES), path)
+    if parser is None or parser.name == container:
+        return
+    try:
+        fh.seek(0)
+        for unit in parser.plan(fh, size, options):
+            for item in parser.parse(fh, unit, options):
+                if isinstance(item, ParseWarning):
+                    yield dataclasses.replace(item, location=f"{path}: {item.location}")
+                else:
+                    yield with_source_file(item, path)
+    except Exception as exc:
+        yield ParseWarning(path, None, f"parser {parser.name} stopped: {type(exc).__name__}: {exc}"[:300], 0)

@@ -26,7 +26,6 @@ from typing import Any, BinaryIO
 
 import pyarrow as pa
 
-from forensics.rows import with_source_file
 from forensics.timeutil import ns_to_utc
 from parsers.base import HEAD_BYTES, Options, Parser, ParseWarning
 
@@ -158,20 +157,8 @@ def _tar_members(fh: BinaryIO) -> Iterator[tuple[str, int, int, int, Any] | Pars
 def _member(
     name: str, data: bytes, mtime_ns: int, options: Options
 ) -> Iterator[pa.RecordBatch | ParseWarning]:
-    """One member through the parser that recognises it (none: skipped, as in a folder)."""
-    from parsers import sniff
+    """One member, read in memory, through the parser that recognises it."""
+    from parsers import parse_contained
 
-    parser = sniff(data[:HEAD_BYTES], name)
-    if parser is None or parser.name == CollectionParser.name:
-        return
-    inner = io.BytesIO(data)
     member_options = dataclasses.replace(options, file_mtime=ns_to_utc(mtime_ns)) if mtime_ns else options
-    try:
-        for unit in parser.plan(inner, len(data), member_options):
-            for item in parser.parse(inner, unit, member_options):
-                if isinstance(item, ParseWarning):
-                    yield dataclasses.replace(item, location=f"{name}: {item.location}")
-                else:
-                    yield with_source_file(item, name)
-    except Exception as exc:
-        yield ParseWarning(name, None, f"parser {parser.name} stopped: {type(exc).__name__}: {exc}"[:300], 0)
+    yield from parse_contained(name, io.BytesIO(data), len(data), member_options, CollectionParser.name)

@@ -33,7 +33,7 @@ from typing import Any, BinaryIO
 
 import pyarrow as pa
 
-from forensics.rows import RowBuilder, with_source_file
+from forensics.rows import RowBuilder
 from forensics.timeutil import ns_to_utc
 from parsers.base import Options, Parser, ParseWarning
 from parsers.dissect_records import record_row
@@ -316,7 +316,7 @@ def _date_by_source(target: Any, row: dict, fields: dict, source: str) -> None:
 
 def _files(target: Any, paths: tuple[str, ...], options: Options) -> Iterator[pa.RecordBatch | ParseWarning]:
     """Log files inside the image, each through the parser that recognises it."""
-    from parsers import HEAD_BYTES, sniff
+    from parsers import parse_contained
 
     zone = _timezone(target) or options.timezone  # the image knows better than the default
     for path in paths:
@@ -328,22 +328,8 @@ def _files(target: Any, paths: tuple[str, ...], options: Options) -> Iterator[pa
             yield ParseWarning(path, None, f"cannot open inside the image: {exc}"[:300], 0)
             continue
         with _buffered(inner, info.st_size) as inner:
-            parser = sniff(inner.read(HEAD_BYTES), path)
-            if parser is None or parser.name == DiskImageParser.name:
-                continue
             inner_options = _inner_options(options, zone, info.st_mtime_ns)
-            try:
-                inner.seek(0)
-                for unit in parser.plan(inner, info.st_size, inner_options):
-                    for item in parser.parse(inner, unit, inner_options):
-                        if isinstance(item, ParseWarning):
-                            yield dataclasses.replace(item, location=f"{path}: {item.location}")
-                        else:
-                            yield with_source_file(item, path)
-            except Exception as exc:
-                yield ParseWarning(
-                    path, None, f"parser {parser.name} stopped: {type(exc).__name__}: {exc}"[:300], 0
-                )
+            yield from parse_contained(path, inner, info.st_size, inner_options, DiskImageParser.name)
 
 
 def _buffered(stream: Any, size: int) -> BinaryIO:
