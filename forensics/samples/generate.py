@@ -13,7 +13,6 @@ Layout of the case folder (paths are what ``ground_truth.json`` refers to)::
 
 from __future__ import annotations
 
-import hashlib
 import json
 from collections.abc import Callable
 from datetime import datetime
@@ -21,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from forensics import __version__
+from forensics.ingest import sha256_file
 from forensics.samples import intel, linux, network, payloads, story, windows
 from forensics.samples.story import Attack
 from forensics.samples.truth import ArtifactReport
@@ -38,14 +38,6 @@ GENERATORS: tuple[Callable[[Path, Attack, int, int], list[ArtifactReport]], ...]
 
 def _iso(when: datetime) -> str:
     return when.astimezone(story.UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
-
-
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as fh:
-        while block := fh.read(1 << 20):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def ground_truth(
@@ -102,7 +94,7 @@ def ground_truth(
                 "host": r.host,
                 "kind": r.kind,
                 "size": (out / r.artifact).stat().st_size,
-                "sha256": _sha256(out / r.artifact),
+                "sha256": sha256_file(out / r.artifact),
                 "events": r.events,
                 "malicious": r.malicious,
             }
