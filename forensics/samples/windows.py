@@ -103,6 +103,7 @@ class _Host:
         self.svchost = self._proc(START, _SYS32 + "svchost.exe", "C:\\Windows\\system32\\svchost.exe -k netsvcs -p",
                                   _SYSTEM_USER, 0x3E7, "System", parent=base, log=False)  # fmt: skip
         self.explorer: dict[int, _Proc] = {}
+        self.outlook: _Proc | None = None  # started at the morning logon
 
     # -- identity -----------------------------------------------------------------------------
     def _guid(self, when: datetime) -> Guid:
@@ -602,7 +603,6 @@ def _security_after_clear(host: _Host, scale: int) -> None:
 def generate(out: Path, plan: Attack, seed: int, scale: int = 1) -> list[ArtifactReport]:
     """Write WS01's four logs under ``out/WS01``; one report per log."""
     host = _Host(story.rng(seed, "windows"))
-    host.outlook = None
     _background(host, scale)
     _attack(host, plan)
     reports = []
