@@ -35,10 +35,10 @@ STORE = "store"
 
 _MANIFEST_DDL = """
 CREATE TABLE IF NOT EXISTS manifest (
-    evidence_id VARCHAR,      -- sha256 of the evidence file
+    evidence_id VARCHAR,      -- sha256 of the evidence file, or quick-<id> when hashing was deferred
     path VARCHAR,             -- absolute path as given
     size BIGINT,
-    sha256 VARCHAR,
+    sha256 VARCHAR,           -- NULL until a deferred hash is recorded (tracehound hash)
     parser VARCHAR,
     status VARCHAR,           -- ok | partial | failed | unrecognised | unreadable
     reason VARCHAR,           -- one line when status is not ok
@@ -153,6 +153,13 @@ class Case:
         from forensics.ingest import ingest
 
         return ingest(self, paths, **options)
+
+    def hash_evidence(self, *, verify: bool = False, progress: Any = None) -> list[Any]:
+        """Record deferred evidence hashes; ``verify`` re-hashes all evidence against the
+        manifest. See ``forensics.integrity.hash_evidence``."""
+        from forensics.integrity import hash_evidence
+
+        return hash_evidence(self, verify=verify, progress=progress)
 
 
 def timeline_query(

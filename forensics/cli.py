@@ -68,8 +68,18 @@ def _parser() -> argparse.ArgumentParser:
         "--fs-timeline", action="store_true",
         help="disk images: add the file-system timeline (MACB rows for every file; large)",
     )  # fmt: skip
+    p.add_argument(
+        "--defer-hash", action="store_true",
+        help="skip the sha256 before parsing (large images); record it later with 'tracehound hash'",
+    )  # fmt: skip
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.set_defaults(run=_ingest)
+
+    p = sub.add_parser("hash", help="record deferred evidence hashes; --verify re-checks all evidence")
+    p.add_argument("--case", required=True)
+    p.add_argument("--verify", action="store_true", help="re-hash every evidence file and compare")
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
+    p.set_defaults(run=_hash)
 
     p = sub.add_parser("timeline", help="show timeline rows, filtered")
     p.add_argument("--case", required=True)
@@ -120,10 +130,36 @@ def _ingest(args: argparse.Namespace, err: Console) -> int:
                 rate = state["records"] / max(time.perf_counter() - started, 1e-6)
                 bar.update(task, advance=1, rate=f"{state['records']:,} records, {rate:,.0f}/s")
 
-        report = case.ingest(args.evidence, options=options, jobs=args.jobs, progress=progress)
+        report = case.ingest(
+            args.evidence, options=options, jobs=args.jobs, progress=progress, defer_hash=args.defer_hash
+        )
     _summary(report, err)
     err.print(f"case: {case.root}")
     return 0 if report.ingested_anything else 1
+
+
+def _hash(args: argparse.Namespace, err: Console) -> int:
+    """Record deferred hashes (and verify recorded ones); non-zero when evidence changed."""
+    case = Case.open(args.case)
+    with Progress(
+        TextColumn("{task.description}"), BarColumn(), TimeElapsedColumn(),
+        console=err, disable=args.quiet, transient=True,
+    ) as bar:  # fmt: skip
+        task = bar.add_task("hashing", total=None)
+
+        def progress(path: str, done: int, total: int) -> None:
+            bar.update(task, description=f"hashing {_short(path, 30)}", completed=done, total=total)
+
+        results = case.hash_evidence(verify=args.verify, progress=progress)
+    table = Table(title="evidence hashes")
+    for column in ("status", "file", "sha256", "reason"):
+        table.add_column(column)
+    for r in results:
+        table.add_row(r.status, r.path, r.sha256 or "", r.reason)
+    err.print(
+        table if results else "nothing to hash: every evidence hash is recorded (use --verify to re-check)"
+    )
+    return 1 if any(r.status in ("mismatch", "changed", "missing") for r in results) else 0
 
 
 def _zone_name(name: str) -> str:

@@ -8,12 +8,12 @@ located warning, and each file gets one manifest row with a status and a one-lin
 gzip, bzip2 and xz files (rotated logs) are sniffed and parsed through a decompressing stream;
 the parser is the inner format's, and the manifest's reason names the compression. Each file's
 modification time goes to its parser in ``Options.file_mtime`` (syslog years are inferred from it).
+With ``defer_hash`` the full hash waits for ``tracehound hash`` (forensics.integrity).
 """
 
 from __future__ import annotations
 
 import dataclasses
-import hashlib
 import os
 import time
 from collections.abc import Callable, Iterable, Iterator
@@ -28,13 +28,14 @@ import pyarrow.parquet as pq
 
 from forensics import __version__
 from forensics.case import Case, CaseError
+from forensics.integrity import quick_id, sha256_file
 from forensics.rows import ROW_GROUP_ROWS
 from forensics.schema import TIMELINE
 from forensics.timeutil import ns_to_utc
 from parsers import HEAD_BYTES, Options, Parser, ParseWarning, by_name, sniff
 from parsers.compressed import DecompressedReader, decompressed_size, detect, open_decompressed
 
-__all__ = ["FileResult", "IngestReport", "discover", "ingest", "sha256_file"]
+__all__ = ["FileResult", "IngestReport", "discover", "ingest"]
 
 _EVIDENCE_ID = TIMELINE.get_field_index("evidence_id")
 _SOURCE_FILE = TIMELINE.get_field_index("source_file")
@@ -48,6 +49,8 @@ class FileResult:
     path: str
     size: int = 0
     sha256: str | None = None
+    #: The id rows carry: the sha256, or a provisional ``quick-`` id when hashing is deferred.
+    evidence_id: str | None = None
     parser: str | None = None
     status: str = "ok"
     reason: str = ""
@@ -99,20 +102,6 @@ def discover(paths: Iterable[str | Path], case_root: Path) -> Iterator[Path]:
             yield path
 
 
-def sha256_file(path: Path, block: int = 1 << 20, done: Callable[[int], None] | None = None) -> str:
-    """sha256 of a file, read in blocks (never loaded whole); ``done(bytes so far)`` is called
-    every 64 MiB, for progress on large images."""
-    digest = hashlib.sha256()
-    read = 0
-    with open(path, "rb") as fh:
-        while chunk := fh.read(block):
-            digest.update(chunk)
-            read += len(chunk)
-            if done is not None and read % (64 << 20) < block:
-                done(read)
-    return digest.hexdigest()
-
-
 def ingest(
     case: Case,
     paths: Iterable[str | Path],
@@ -120,8 +109,13 @@ def ingest(
     options: Options | None = None,
     jobs: int | None = None,
     progress: Progress | None = None,
+    defer_hash: bool = False,
 ) -> IngestReport:
-    """Ingest every file under ``paths`` into ``case``; never raises for bad evidence."""
+    """Ingest every file under ``paths`` into ``case``; never raises for bad evidence.
+
+    ``defer_hash`` skips the full sha256 before parsing (hours for a multi-terabyte image):
+    rows then carry a provisional ``quick-`` evidence id and the manifest's sha256 stays empty
+    until ``Case.hash_evidence()`` (``tracehound hash``) reads the files."""
     options = options or Options()
     jobs = jobs or os.cpu_count() or 1
     report = IngestReport()
@@ -134,7 +128,7 @@ def ingest(
         for path in discover(paths, case.root):
             if path.is_relative_to(case.root):
                 continue
-            result, units, file_options = _prepare(path, known, options, progress)
+            result, units, file_options = _prepare(path, known, options, progress, defer_hash)
             report.files.append(result)
             if progress:
                 progress("file", result=result, units=len(units))
@@ -142,9 +136,10 @@ def ingest(
                 if result.status != "duplicate":
                     finished.append(result)
                 continue
-            known.add(result.sha256 or "")
+            known.add(result.evidence_id or "")
             outputs = [
-                case.store / result.parser / f"{result.sha256}-{i:05d}.parquet" for i in range(len(units))
+                case.store / result.parser / f"{result.evidence_id}-{i:05d}.parquet"
+                for i in range(len(units))
             ]
             outputs[0].parent.mkdir(parents=True, exist_ok=True)
             jobs_args = [
@@ -154,7 +149,7 @@ def ingest(
                     unit,
                     file_options,
                     str(out),
-                    result.sha256,
+                    result.evidence_id,
                     str(path),
                     result.compression,
                 )
@@ -178,7 +173,11 @@ def ingest(
 
 
 def _prepare(
-    path: Path, known: set[str], options: Options, progress: Progress | None = None
+    path: Path,
+    known: set[str],
+    options: Options,
+    progress: Progress | None = None,
+    defer_hash: bool = False,
 ) -> tuple[FileResult, list[object], Options]:
     """Hash, sniff and plan one file; a file that cannot go further gets its reason."""
     result = FileResult(path=str(path))
@@ -194,9 +193,13 @@ def _prepare(
             def hashed(done: int) -> None:
                 progress("hash", result=result, done=done, total=result.size)
 
-        result.sha256 = sha256_file(path, done=hashed)
-        if result.sha256 in known:
-            result.status, result.reason = "duplicate", "already ingested (same sha256)"
+        if defer_hash:
+            result.evidence_id = quick_id(path)
+        else:
+            result.sha256 = result.evidence_id = sha256_file(path, done=hashed)
+        if result.evidence_id in known:
+            same = "quick id" if defer_hash else "sha256"
+            result.status, result.reason = "duplicate", f"already ingested (same {same})"
             return result, [], options
         if result.size == 0:
             result.status, result.reason = "unrecognised", "empty file"
@@ -353,13 +356,13 @@ def _record(case: Case, results: list[FileResult]) -> None:
     now = datetime.now(UTC)
     manifest = [
         [
-            r.sha256, r.path, r.size, r.sha256, r.parser, r.status, r.reason, r.records,
+            r.evidence_id, r.path, r.size, r.sha256, r.parser, r.status, r.reason, r.records,
             len(r.warnings), r.lost, round(r.seconds, 3), __version__, now,
         ]
         for r in results
     ]  # fmt: skip
     warnings = [
-        [r.sha256, r.path, r.parser, w.location, w.offset, w.reason, w.count]
+        [r.evidence_id, r.path, r.parser, w.location, w.offset, w.reason, w.count]
         for r in results
         for w in r.warnings
     ]

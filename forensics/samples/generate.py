@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from forensics import __version__
-from forensics.ingest import sha256_file
+from forensics.integrity import sha256_file
 from forensics.samples import intel, linux, network, payloads, story, windows
 from forensics.samples.story import Attack
 from forensics.samples.truth import ArtifactReport

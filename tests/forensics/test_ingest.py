@@ -13,7 +13,7 @@ import pytest
 from forensics import Case, CaseError
 from forensics.cli import main as cli
 from forensics.export import export
-from forensics.ingest import sha256_file
+from forensics.integrity import sha256_file
 from parsers import Options
 
 
