@@ -134,6 +134,11 @@ def _ingest(args: argparse.Namespace, err: Console) -> int:
             args.evidence, options=options, jobs=args.jobs, progress=progress, defer_hash=args.defer_hash
         )
     _summary(report, err)
+    for folder, host in report.contexts.items():
+        err.print(
+            f"{folder}: a {host.os} collection (dissect {host.loader} loader), host {host.hostname or 'unknown'}, "
+            f"time zone {host.timezone or 'unknown'}: its files were read as that host's"
+        )
     err.print(f"case: {case.root}")
     return 0 if report.ingested_anything else 1
 

@@ -29,11 +29,13 @@ import pyarrow.parquet as pq
 from forensics import __version__
 from forensics.case import Case, CaseError
 from forensics.integrity import quick_id, sha256_file
-from forensics.rows import ROW_GROUP_ROWS
+from forensics.rows import ROW_GROUP_ROWS, with_host_name
 from forensics.schema import TIMELINE
 from forensics.timeutil import ns_to_utc
 from parsers import HEAD_BYTES, Options, Parser, ParseWarning, by_name, sniff
+from parsers.collection import with_context
 from parsers.compressed import DecompressedReader, decompressed_size, detect, open_decompressed
+from parsers.target_info import HostContext, host_context
 
 __all__ = ["FileResult", "IngestReport", "discover", "ingest"]
 
@@ -70,6 +72,8 @@ class IngestReport:
 
     files: list[FileResult] = field(default_factory=list)
     seconds: float = 0.0
+    #: Evidence folders recognised as a host's collection -> that host.
+    contexts: dict[str, HostContext] = field(default_factory=dict)
 
     @property
     def records(self) -> int:
@@ -125,10 +129,8 @@ def ingest(
     pending: list[tuple[FileResult, list[Future], list[Path], float]] = []
     finished: list[FileResult] = []  # recorded in the manifest in batches
     try:
-        for path in discover(paths, case.root):
-            if path.is_relative_to(case.root):
-                continue
-            result, units, file_options = _prepare(path, known, options, progress, defer_hash)
+        for path, folder_options in _with_context(paths, case.root, options, report):
+            result, units, file_options = _prepare(path, known, folder_options, progress, defer_hash)
             report.files.append(result)
             if progress:
                 progress("file", result=result, units=len(units))
@@ -172,6 +174,24 @@ def ingest(
     return report
 
 
+def _with_context(
+    paths: Iterable[str | Path], case_root: Path, options: Options, report: IngestReport
+) -> Iterator[tuple[Path, Options]]:
+    """Each evidence file with the options to parse it with: a folder that dissect.target
+    recognises as a host's collection (acquire, KAPE, Velociraptor, UAC, a root tree) gives
+    its files that host's time zone and name (``report.contexts``)."""
+    for given in paths:
+        folder_options = options
+        if Path(given).is_dir():
+            context = host_context(Path(given).expanduser().absolute())
+            if context is not None:
+                report.contexts[str(given)] = context
+                folder_options = with_context(options, context)
+        for path in discover([given], case_root):
+            if not path.is_relative_to(case_root):
+                yield path, folder_options
+
+
 def _prepare(
     path: Path,
     known: set[str],
@@ -184,7 +204,7 @@ def _prepare(
     try:
         info = path.stat()
         result.size = info.st_size
-        options = dataclasses.replace(options, file_mtime=ns_to_utc(info.st_mtime_ns))
+        options = dataclasses.replace(options, file_mtime=ns_to_utc(info.st_mtime_ns), source_path=str(path))
         if not os.access(path, os.R_OK):
             raise PermissionError("permission denied")
         hashed = None
@@ -280,7 +300,7 @@ def run_unit(
                 if isinstance(item, ParseWarning):
                     found.append(item)
                     continue
-                pending.append(_stamp(item, evidence_id, source_file))
+                pending.append(with_host_name(_stamp(item, evidence_id, source_file), options.host_name))
                 if sum(b.num_rows for b in pending) >= ROW_GROUP_ROWS:
                     write()
             if isinstance(fh, DecompressedReader) and fh.error:

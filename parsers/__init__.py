@@ -12,7 +12,7 @@ from typing import BinaryIO
 
 import pyarrow as pa
 
-from forensics.rows import with_source_file
+from forensics.rows import with_host_name, with_source_file
 from parsers.audit import AuditParser
 from parsers.base import HEAD_BYTES, Options, Parser, ParseWarning
 from parsers.cloudtrail import CloudTrailParser
@@ -99,12 +99,14 @@ def parse_contained(
 ) -> Iterator[pa.RecordBatch | ParseWarning]:
     """A file inside a container (a disk image, an archive) through the parser that recognises
     it, as if it were loose: its rows name ``path`` as ``source_file`` and its warnings are
-    located under it. Unrecognised files are skipped, as in a folder; a container of the same
+    located under it, and rows that name no host take the container's (``options.host_name``).
+    Unrecognised files are skipped, as in a folder; a container of the same
     kind (``container``, the caller's parser name) is not opened again."""
     fh.seek(0)
     parser = sniff(fh.read(HEAD_BYTES), path)
     if parser is None or parser.name == container:
         return
+    options = dataclasses.replace(options, source_path=None)  # the container's path is not this file's
     try:
         fh.seek(0)
         for unit in parser.plan(fh, size, options):
@@ -112,6 +114,6 @@ def parse_contained(
                 if isinstance(item, ParseWarning):
                     yield dataclasses.replace(item, location=f"{path}: {item.location}")
                 else:
-                    yield with_source_file(item, path)
+                    yield with_host_name(with_source_file(item, path), options.host_name)
     except Exception as exc:
         yield ParseWarning(path, None, f"parser {parser.name} stopped: {type(exc).__name__}: {exc}"[:300], 0)

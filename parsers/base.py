@@ -41,6 +41,9 @@ class Options:
     time without an offset (BSD syslog, dpkg, apt) are converted to UTC with it, and the rows
     say which zone was used. ``file_mtime`` (aware UTC) is set by the ingest per file; formats
     without a year (BSD syslog) take it as the latest possible time of their last line.
+    ``host_name`` is the host the evidence came from when its container knows it (an image, a
+    collection): rows whose records name no host get it. ``source_path`` is the evidence file's
+    own path, for parsers that hand the whole file to a library that opens paths (dissect.target).
     """
 
     evtx_backend: str = "rust"
@@ -49,6 +52,8 @@ class Options:
     file_mtime: datetime | None = None
     #: Disk images: also write the file-system timeline (MACB rows for every file; large).
     fs_timeline: bool = False
+    host_name: str | None = None
+    source_path: str | None = None
 
 
 class Parser:

@@ -10,6 +10,9 @@ absolute paths; reported, never followed), members whose expansion ratio or size
 decompression bomb, and archives that expand past ``MAX_TOTAL``. Office documents and other
 zip-based formats (``[Content_Types].xml``, ``mimetype``, ``META-INF/`` first) are not
 collections and are left alone.
+When dissect.target's loaders recognise an OS in the archive (acquire, Velociraptor, UAC, KAPE
+layouts or a plain root tree), one ``collection-opened`` row says what host it is, and its
+members are read as that host's: in its time zone, and rows that name no host get its name.
 
 References: POSIX ustar / GNU tar header layout (``ustar`` magic at offset 257); PKWARE
 APPNOTE.TXT (zip local file header ``PK\\x03\\x04``, name at offset 30).
@@ -26,10 +29,12 @@ from typing import Any, BinaryIO
 
 import pyarrow as pa
 
+from forensics.rows import RowBuilder
 from forensics.timeutil import ns_to_utc
 from parsers.base import HEAD_BYTES, Options, Parser, ParseWarning
+from parsers.target_info import HostContext, host_context
 
-__all__ = ["CollectionParser"]
+__all__ = ["CollectionParser", "context_row", "with_context"]
 
 #: Largest member read (in memory); larger members are reported, not read.
 MAX_MEMBER = 512 << 20
@@ -76,6 +81,10 @@ class CollectionParser(Parser):
         return [(_kind(fh.read(HEAD_BYTES)),)]
 
     def parse(self, fh: BinaryIO, unit: Any, options: Options) -> Iterator[pa.RecordBatch | ParseWarning]:
+        context = host_context(options.source_path) if options.source_path else None
+        if context is not None:
+            yield context_row(context, self.name, "collection-opened")
+            options = with_context(options, context)
         fh.seek(0)
         members = _zip_members(fh) if unit[0] == "zip" else _tar_members(fh)
         total = 0
@@ -104,6 +113,37 @@ class CollectionParser(Parser):
                 )
                 return
             yield from _member(name, read(), mtime_ns, options)
+
+
+def context_row(context: HostContext, source: str, action: str) -> pa.RecordBatch:
+    """One row that says which host a collection (or folder) is, and how it was recognised."""
+    fields = {
+        "os": context.os, "os_version": context.os_version, "hostname": context.hostname,
+        "timezone": context.timezone or "unknown", "loader": context.loader,
+    }  # fmt: skip
+    builder = RowBuilder()
+    builder.add(
+        {
+            "timestamp_desc": "Event Recorded",
+            "host_name": context.hostname,
+            "source": source,
+            "event_provider": "dissect.target",
+            "event_action": action,
+            "message": "collection: " + "; ".join(f"{k}={v}" for k, v in fields.items() if v),
+        },
+        fields,
+    )
+    return builder.flush()  # type: ignore[return-value]
+
+
+def with_context(options: Options, context: HostContext) -> Options:
+    """Options for files of the host ``context`` describes: its zone (the collection knows
+    better than the default) and its name for rows that name no host."""
+    return dataclasses.replace(
+        options,
+        timezone=context.timezone or options.timezone,
+        host_name=context.hostname or options.host_name,
+    )
 
 
 def _zip_members(fh: BinaryIO) -> Iterator[tuple[str, int, int, int, Any] | ParseWarning]:

