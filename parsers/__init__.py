@@ -15,6 +15,8 @@ import pyarrow as pa
 from forensics.rows import with_host_name, with_source_file
 from parsers.audit import AuditParser
 from parsers.base import HEAD_BYTES, Options, Parser, ParseWarning
+from parsers.bodyfile import BodyfileParser, FlsParser
+from parsers.browser_history import BrowserHistoryParser
 from parsers.cloudtrail import CloudTrailParser
 from parsers.collection import CollectionParser
 from parsers.disk_image import DiskImageParser
@@ -25,14 +27,17 @@ from parsers.ntfs_logfile import LogFileParser
 from parsers.ntfs_mft import MftParser
 from parsers.ntfs_usnjrnl import UsnJournalParser
 from parsers.packages import PackagesParser
+from parsers.powershell_transcript import PowerShellTranscriptParser
 from parsers.prefetch import PrefetchParser
 from parsers.recyclebin import RecycleBinParser
 from parsers.registry_hive import RegistryHiveParser
 from parsers.scheduled_task import ScheduledTaskParser
+from parsers.setupapi import SetupApiParser
 from parsers.shell_history import ShellHistoryParser
 from parsers.syslog import SyslogParser
 from parsers.utmp import UtmpParser
 from parsers.web_access import WebAccessParser
+from parsers.windows_firewall import WindowsFirewallParser
 from parsers.winevent_json import WinEventJsonParser
 
 __all__ = [
@@ -47,7 +52,8 @@ __all__ = [
 ]
 
 #: Magic and strict shapes first (binary, JSON with telling keys, ``type=... msg=audit(``,
-#: dpkg/apt lines), then the looser text grammars: web access lines, syslog, shell history.
+#: dpkg/apt lines, TSK bodyfile/fls -l lines, SetupAPI/transcript headers, the firewall's W3C
+#: header), then the looser text grammars: web access lines, syslog, shell history.
 #: Disk images (containers, raw disks and file systems) and triage collections (tar, zip) come
 #: right after the EVTX magic: their members go through this same registry. Loose Windows
 #: artifacts follow, each by its magic or fixed layout (regf, SCCA/MAM, shell link, OLE with a
@@ -65,12 +71,18 @@ PARSERS: tuple[Parser, ...] = (
     LogFileParser(),
     RecycleBinParser(),
     ScheduledTaskParser(),
+    BrowserHistoryParser(),
     WinEventJsonParser(),
     UtmpParser(),
     CloudTrailParser(),
     GcpLoggingParser(),
     AuditParser(),
     PackagesParser(),
+    BodyfileParser(),
+    FlsParser(),
+    SetupApiParser(),
+    PowerShellTranscriptParser(),
+    WindowsFirewallParser(),
     WebAccessParser(),
     SyslogParser(),
     ShellHistoryParser(),

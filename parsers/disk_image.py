@@ -46,9 +46,9 @@ __all__ = ["DiskImageParser", "ImageFile", "image_files"]
 PLUGINS: dict[str, tuple[str, ...]] = {
     "windows": (
         "users", "services", "tasks", "runkeys", "prefetch", "amcache", "shimcache", "userassist",
-        "shellbags", "lnk", "powershell_history", "browser.history",
+        "shellbags", "lnk", "powershell_history", "browser.history", "browser.downloads",
     ),
-    "linux": ("users", "groups", "cronjobs", "services", "ssh.authorized_keys"),
+    "linux": ("users", "groups", "cronjobs", "services", "ssh.authorized_keys", "browser.history"),
 }  # fmt: skip
 #: Where log files live, per OS family (globs on the target's root file system).
 LOG_GLOBS: dict[str, tuple[str, ...]] = {

@@ -5,7 +5,9 @@ CLF lines are ``client ident user [time] "request" status bytes`` plus, in the C
 ``"referrer" "user agent"``; the request may hold quotes or raw bytes (scanners send them), so
 it is taken up to the last quote that is followed by a status. W3C logs declare their columns
 in a ``#Fields:`` directive (which may change mid-file), separate values by spaces and write
-``-`` for none; IIS writes UTC.
+``-`` for none; IIS writes UTC. The W3C reading (directives, ``#Fields:`` changes) is shared
+with the Windows Firewall log in ``parsers.w3c``; a W3C log whose ``#Software`` or columns are
+the firewall's is left to ``parsers.windows_firewall``, and only the web mapping lives here.
 
 References: Apache HTTP Server "Log Files" (Common/Combined Log Format, ``%v``);
 nginx ``log_format combined``; W3C Working Draft "Extended Log File Format"
@@ -25,6 +27,7 @@ import pyarrow as pa
 from forensics.timeutil import parse_iso
 from parsers.base import Options, Parser, ParseWarning
 from parsers.textlog import Row, batched, head_lines, numbered_lines
+from parsers.w3c import directives, is_firewall, is_w3c, read_records
 
 __all__ = ["WebAccessParser", "read_clf", "read_w3c"]
 
@@ -135,29 +138,14 @@ def read_clf(fh: BinaryIO, source: str) -> Iterator[Row | ParseWarning]:
 
 
 def read_w3c(fh: BinaryIO, source: str) -> Iterator[Row | ParseWarning]:
-    """W3C extended log lines, with the columns of the latest ``#Fields:`` directive -> rows."""
-    names: list[str] = []
-    date: str | None = None
-    for number, offset, text in numbered_lines(fh):
-        if not text.strip():
+    """W3C extended log records of a web server (IIS) -> rows."""
+    for item in read_records(fh):
+        if isinstance(item, ParseWarning):
+            yield item
             continue
-        if text.startswith("#"):
-            directive, _, value = text[1:].partition(":")
-            if directive == "Fields":
-                names = value.split()
-            elif directive == "Date":
-                date = value.strip().split(" ")[0]
-            continue
-        values = text.split(" ")
-        if not names or len(values) != len(names):
-            reason = "no #Fields: directive before the line" if not names else (
-                f"{len(values)} values for {len(names)} fields")  # fmt: skip
-            yield ParseWarning(f"line {number}", offset, reason)
-            continue
-        record = {name: _nil(value) for name, value in zip(names, values, strict=True)}
-        when = (
-            parse_iso(f"{record.get('date') or date} {record.get('time')}Z") if record.get("time") else None
-        )
+        number, offset, record = item.line, item.offset, item.values
+        date = record.get("date") or (item.directives.get("Date") or "").split(" ")[0] or None
+        when = parse_iso(f"{date} {record.get('time')}Z") if record.get("time") else None
         if when is None:
             yield ParseWarning(
                 f"line {number}", offset, f"invalid time {record.get('date')} {record.get('time')}"
@@ -186,9 +174,9 @@ def read_w3c(fh: BinaryIO, source: str) -> Iterator[Row | ParseWarning]:
         yield row, kept
 
 
-def _w3c(lines: list[str]) -> bool:
-    directives = [line for line in lines if line.startswith("#")]
-    return bool(lines) and lines[0].startswith("#") and any(d.startswith("#Fields:") for d in directives)
+def _w3c_web(lines: list[str]) -> bool:
+    """A W3C log that is not the Windows Firewall's (``parsers.windows_firewall`` has those)."""
+    return is_w3c(lines) and not is_firewall(directives(lines))
 
 
 class WebAccessParser(Parser):
@@ -198,13 +186,13 @@ class WebAccessParser(Parser):
 
     def sniff(self, head: bytes) -> bool:
         lines = head_lines(head, 8)
-        if _w3c(lines):
-            return True
+        if is_w3c(lines):
+            return _w3c_web(lines)
         m = _CLF.match(lines[0]) if lines else None
         return m is not None and _clf_time(m["time"]) is not None
 
     def parse(self, fh: BinaryIO, unit: object, options: Options) -> Iterator[pa.RecordBatch | ParseWarning]:
         fh.seek(0)
-        w3c = _w3c(head_lines(fh.read(4096), 8))
+        w3c = is_w3c(head_lines(fh.read(4096), 8))
         rows = read_w3c(fh, self.name) if w3c else read_clf(fh, self.name)
         yield from batched(rows, options.batch_rows)

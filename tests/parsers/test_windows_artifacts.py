@@ -15,15 +15,15 @@ WINDOWS = {
 }  # fmt: skip
 
 EXPECTED = {
-    "browser/chrome/History": None,  # SQLite: browsers are read from disk images (dissect.target plugins)
-    "browser/firefox/places.sqlite": None,
+    "browser/chrome/History": "browser_history",  # SQLite; schema past the head: claimed by file name
+    "browser/firefox/places.sqlite": "browser_history",
     "jumplists/1b4dd67f29cb1962.automaticDestinations-ms": "windows_jumplist",
     "jumplists/5afe4de1b92fc382.customDestinations-ms": "windows_jumplist",
     "lnk/NeroInfoTool.lnk": "windows_lnk",
     "lnk/example.lnk": "windows_lnk",
-    "logs/powershell_transcript.txt": None,
-    "logs/setupapi.setup.log": None,
-    "logs/windows_firewall.log": "web_access",  # W3C extended log format, like IIS's
+    "logs/powershell_transcript.txt": "powershell_transcript",
+    "logs/setupapi.setup.log": "windows_setupapi",
+    "logs/windows_firewall.log": "windows_firewall",  # W3C extended, like IIS's: #Software says firewall
     "ntfs/LogFile_10.bin": "ntfs_logfile",
     "ntfs/UsnJrnl.raw": "ntfs_usnjrnl",
     "ntfs/deleted.mft": "ntfs_mft",
@@ -47,9 +47,9 @@ EXPECTED = {
     "registry/ntuser.dat.LOG": "windows_registry",
     "registry/win10-Amcache.hve": "windows_registry",
     "tasks/wintask.job": "windows_job",
-    "timeline/bodyfile": None,
-    "timeline/bodyfile.corrupt": None,
-    "timeline/nist-hacking-case.fls": None,
+    "timeline/bodyfile": "bodyfile",
+    "timeline/bodyfile.corrupt": "bodyfile",
+    "timeline/nist-hacking-case.fls": "tsk_fls",  # fls -l -r -p: the long listing has times
 }
 
 
