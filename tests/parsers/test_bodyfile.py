@@ -10,7 +10,7 @@ from pathlib import Path
 from parsers import HEAD_BYTES, sniff
 from parsers.base import Options
 from parsers.bodyfile import BodyfileParser, FlsParser
-from tests.parsers.artifact_helpers import ARTIFACTS, ingest, rows, summary
+from tests.parsers.artifact_helpers import ARTIFACTS, claimed, ingest, rows, summary
 from tests.parsers.evtx_helpers import parse_file
 
 BODY, FLS = BodyfileParser(), FlsParser()
@@ -187,17 +187,7 @@ def test_sniff(corpus: Path) -> None:
 
 
 def test_claims_nothing_else(corpus: Path) -> None:
-    taken = []
-    for path in sorted(p for p in corpus.rglob("*") if p.is_file()):
-        head = path.read_bytes()[:HEAD_BYTES]
-        parser = sniff(head, str(path))
-        if (
-            BODY.sniff(head)
-            or FLS.sniff(head)
-            or (parser is not None and parser.name in ("bodyfile", "tsk_fls"))
-        ):
-            taken.append(str(path.relative_to(corpus)))
-    assert taken == [
+    assert claimed(corpus, BODY, FLS) == [
         f"{TIMELINE}/bodyfile",
         f"{TIMELINE}/bodyfile.corrupt",
         f"{TIMELINE}/nist-hacking-case.fls",

@@ -7,7 +7,6 @@ and truncated databases."""
 from __future__ import annotations
 
 import hashlib
-import io
 import shutil
 import sqlite3
 from collections import Counter
@@ -20,7 +19,7 @@ from parsers import HEAD_BYTES, sniff
 from parsers import browser_history as module
 from parsers.base import Options, ParseWarning
 from parsers.browser_history import BrowserHistoryParser, chromium_transition
-from tests.parsers.artifact_helpers import ARTIFACTS, ingest, rows, summary
+from tests.parsers.artifact_helpers import ARTIFACTS, ingest, parse_bytes, rows, summary
 
 PARSER = BrowserHistoryParser()
 CHROME_SHA256 = "c184fd5fdf72b75c26f8bb816619f04892e776ae6e2f5512f796d9807a12fbb3"
@@ -44,11 +43,7 @@ def _sha256(path: Path) -> str:
 
 
 def _parse(data: bytes) -> tuple[list[dict], list[ParseWarning]]:
-    items = list(PARSER.parse(io.BytesIO(data), None, Options()))
-    got = [r for b in items if hasattr(b, "num_rows") for r in b.to_pylist()]
-    for row in got:
-        row["fields"] = dict(row["fields"] or [])
-    return got, [i for i in items if isinstance(i, ParseWarning)]
+    return parse_bytes(PARSER, data)
 
 
 def test_loose_histories_through_the_ingest(corpus: Path, tmp_path: Path) -> None:

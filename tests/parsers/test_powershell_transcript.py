@@ -3,14 +3,13 @@ its local times under another zone, invocation headers, UTF-16, and cut or damag
 
 from __future__ import annotations
 
-import io
 from datetime import UTC, datetime
 from pathlib import Path
 
-from parsers import HEAD_BYTES, sniff
+from parsers import HEAD_BYTES
 from parsers.base import Options, ParseWarning
 from parsers.powershell_transcript import PowerShellTranscriptParser
-from tests.parsers.artifact_helpers import ARTIFACTS, ingest, rows, summary
+from tests.parsers.artifact_helpers import ARTIFACTS, claimed, ingest, parse_bytes, rows, summary
 from tests.parsers.evtx_helpers import parse_file
 
 PARSER = PowerShellTranscriptParser()
@@ -26,13 +25,7 @@ HEADER = (
 
 
 def _parse(data: bytes, options: Options | None = None) -> tuple[list[dict], list[ParseWarning]]:
-    found, out = [], []
-    for item in PARSER.parse(io.BytesIO(data), None, options or Options()):
-        if isinstance(item, ParseWarning):
-            found.append(item)
-        else:
-            out.extend(dict(r, fields=dict(r["fields"])) for r in item.to_pylist())
-    return out, found
+    return parse_bytes(PARSER, data, options)
 
 
 def test_corpus_transcript(corpus: Path, tmp_path: Path) -> None:
@@ -143,10 +136,4 @@ def test_sniff(corpus: Path) -> None:
 
 
 def test_claims_nothing_else(corpus: Path) -> None:
-    taken = []
-    for path in sorted(p for p in corpus.rglob("*") if p.is_file()):
-        head = path.read_bytes()[:HEAD_BYTES]
-        parser = sniff(head, str(path))
-        if PARSER.sniff(head) or (parser is not None and parser.name == PARSER.name):
-            taken.append(str(path.relative_to(corpus)))
-    assert taken == [f"{ARTIFACTS}/{LOG}"]
+    assert claimed(corpus, PARSER) == [f"{ARTIFACTS}/{LOG}"]

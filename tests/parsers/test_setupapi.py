@@ -8,10 +8,10 @@ from collections import Counter
 from datetime import UTC, datetime
 from pathlib import Path
 
-from parsers import HEAD_BYTES, sniff
+from parsers import HEAD_BYTES
 from parsers.base import Options, ParseWarning
 from parsers.setupapi import SetupApiParser, device_fields
-from tests.parsers.artifact_helpers import ARTIFACTS, ingest, rows, summary
+from tests.parsers.artifact_helpers import ARTIFACTS, claimed, ingest, rows, summary
 from tests.parsers.evtx_helpers import parse_file
 
 PARSER = SetupApiParser()
@@ -146,10 +146,4 @@ def test_sniff(corpus: Path) -> None:
 
 
 def test_claims_nothing_else(corpus: Path) -> None:
-    taken = []
-    for path in sorted(p for p in corpus.rglob("*") if p.is_file()):
-        head = path.read_bytes()[:HEAD_BYTES]
-        parser = sniff(head, str(path))
-        if PARSER.sniff(head) or (parser is not None and parser.name == PARSER.name):
-            taken.append(str(path.relative_to(corpus)))
-    assert taken == [f"{ARTIFACTS}/{LOG}"]
+    assert claimed(corpus, PARSER) == [f"{ARTIFACTS}/{LOG}"]

@@ -3,16 +3,15 @@ more), its local times under another zone, fields changing mid-file and damaged 
 
 from __future__ import annotations
 
-import io
 from collections import Counter
 from datetime import UTC, datetime
 from pathlib import Path
 
-from parsers import HEAD_BYTES, PARSERS, sniff
+from parsers import HEAD_BYTES, PARSERS
 from parsers.base import Options, ParseWarning
 from parsers.web_access import WebAccessParser
 from parsers.windows_firewall import WindowsFirewallParser
-from tests.parsers.artifact_helpers import ARTIFACTS, ingest, rows, summary
+from tests.parsers.artifact_helpers import ARTIFACTS, claimed, ingest, parse_bytes, rows, summary
 from tests.parsers.evtx_helpers import parse_file
 
 PARSER = WindowsFirewallParser()
@@ -25,13 +24,7 @@ HEADER = (
 
 
 def _parse(text: str, options: Options | None = None) -> tuple[list[dict], list[ParseWarning]]:
-    found, out = [], []
-    for item in PARSER.parse(io.BytesIO(text.encode()), None, options or Options()):
-        if isinstance(item, ParseWarning):
-            found.append(item)
-        else:
-            out.extend(dict(r, fields=dict(r["fields"])) for r in item.to_pylist())
-    return out, found
+    return parse_bytes(PARSER, text.encode(), options)
 
 
 def test_corpus_log(corpus: Path, tmp_path: Path) -> None:
@@ -110,11 +103,5 @@ def test_sniff_and_iis_stays_web(corpus: Path) -> None:
 
 
 def test_claims_nothing_else(corpus: Path) -> None:
-    taken = []
-    for path in sorted(p for p in corpus.rglob("*") if p.is_file()):
-        head = path.read_bytes()[:HEAD_BYTES]
-        parser = sniff(head, str(path))
-        if PARSER.sniff(head) or (parser is not None and parser.name == PARSER.name):
-            taken.append(str(path.relative_to(corpus)))
-    assert taken == [f"{ARTIFACTS}/{LOG}"]
+    assert claimed(corpus, PARSER) == [f"{ARTIFACTS}/{LOG}"]
     assert [p.name for p in PARSERS].index(PARSER.name) < [p.name for p in PARSERS].index("web_access")
