@@ -1,0 +1,246 @@
+"""Packet capture files (pcap and pcapng) -> packets, with exact integer timestamps.
+
+dpkt's readers decode the protocols well but read captures loosely for forensic use: pcapng
+only from its first section and interface, times as floats (nanoseconds lost), no word on a
+truncated or damaged file. This module reads the container formats itself and leaves the
+protocols to dpkt (see ``decode``):
+- pcap: both byte orders, microsecond (``a1b2c3d4``) and nanosecond (``a1b23c4d``) magic,
+  the link type of the file header;
+- pcapng: every section (a new Section Header Block resets byte order and interfaces), every
+  interface with its own link type, snap length, ``if_tsresol`` (powers of 10 or 2) and
+  ``if_tsoffset``; Enhanced, Simple and obsolete Packet Blocks; other blocks skipped.
+Each packet carries its number in the file (1-based, as Wireshark counts), the interface and
+link type, the time in nanoseconds since 1970 UTC, and its captured and original lengths. What
+cannot be read (a truncated record, a block whose length fields disagree, garbage after the
+last block) becomes a ``ParseWarning`` with the packet number and byte offset; reading stops
+only where the container gives no way to find the next packet.
+
+References: pcap — IETF draft-ietf-opsawg-pcap; pcapng — IETF draft-ietf-opsawg-pcapng; link
+types — tcpdump.org/linktypes.html.
+"""
+
+from __future__ import annotations
+
+import struct
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import BinaryIO
+
+from parsers.base import ParseWarning
+
+__all__ = ["PCAPNG_MAGIC", "PCAP_MAGICS", "Packet", "capture_kind", "read_capture"]
+
+PCAPNG_MAGIC = b"\x0a\x0d\x0d\x0a"
+#: Classic pcap magic -> (byte order, ticks per second).
+PCAP_MAGICS: dict[bytes, tuple[str, int]] = {
+    b"\xd4\xc3\xb2\xa1": ("<", 1_000_000),
+    b"\xa1\xb2\xc3\xd4": (">", 1_000_000),
+    b"\x4d\x3c\xb2\xa1": ("<", 1_000_000_000),
+    b"\xa1\xb2\x3c\x4d": (">", 1_000_000_000),
+}
+_BYTE_ORDER_MAGIC = 0x1A2B3C4D
+#: A packet record larger than this is taken as damage, not data (pcap's own limit is 256 KiB
+#: for most link types; some capture tools write up to 16 MiB for USB/D-Bus).
+MAX_PACKET = 16 << 20
+_SHB, _IDB, _PB, _SPB, _EPB = 0x0A0D0D0A, 1, 2, 3, 6
+
+
+@dataclass(frozen=True, slots=True)
+class Packet:
+    """One captured packet: where it is in the file, when, on which link, and its bytes."""
+
+    number: int
+    offset: int
+    ts_ns: int | None
+    linktype: int
+    interface: int
+    data: bytes
+    wire_length: int
+
+
+@dataclass(slots=True)
+class _Interface:
+    linktype: int
+    snaplen: int
+    ticks: int = 1_000_000  # per second (if_tsresol)
+    offset_s: int = 0  # if_tsoffset
+
+
+def capture_kind(head: bytes) -> str | None:
+    """``pcap``, ``pcapng`` or None, from the first bytes."""
+    if head[:4] in PCAP_MAGICS and len(head) >= 24:
+        return "pcap"
+    if head[:4] == PCAPNG_MAGIC and len(head) >= 12:
+        bom = head[8:12]
+        if bom in (b"\x4d\x3c\x2b\x1a", b"\x1a\x2b\x3c\x4d"):
+            return "pcapng"
+    return None
+
+
+def read_capture(fh: BinaryIO) -> Iterator[Packet | ParseWarning]:
+    """Every packet of a pcap or pcapng file, in file order, and what could not be read."""
+    fh.seek(0)
+    head = fh.read(24)
+    kind = capture_kind(head)
+    fh.seek(0)
+    if kind == "pcap":
+        yield from _pcap(fh)
+    elif kind == "pcapng":
+        yield from _pcapng(fh)
+    else:
+        yield ParseWarning("file", 0, f"not a pcap or pcapng capture (starts with {head[:8]!r})", 0)
+
+
+def _to_ns(ticks: int, per_second: int) -> int:
+    if per_second == 1_000_000_000:
+        return ticks
+    if per_second == 1_000_000:
+        return ticks * 1000
+    return ticks * 1_000_000_000 // per_second
+
+
+def _pcap(fh: BinaryIO) -> Iterator[Packet | ParseWarning]:
+    header = fh.read(24)
+    order, ticks = PCAP_MAGICS[header[:4]]
+    _snaplen, linktype = struct.unpack(order + "II", header[16:24])
+    linktype &= 0x0FFFFFFF  # the upper bits carry FCS information
+    record = struct.Struct(order + "IIII")
+    offset, number = 24, 0
+    while True:
+        raw = fh.read(16)
+        if not raw:
+            return
+        number += 1
+        if len(raw) < 16:
+            yield ParseWarning(
+                f"packet {number}", offset, f"truncated record header ({len(raw)} of 16 bytes)", 1
+            )
+            return
+        seconds, fraction, caplen, wirelen = record.unpack(raw)
+        if caplen > MAX_PACKET:
+            yield ParseWarning(
+                f"packet {number}", offset,
+                f"record claims {caplen:,} captured bytes: damaged file, the rest cannot be located", 1,
+            )  # fmt: skip
+            return
+        data = fh.read(caplen)
+        if len(data) < caplen:
+            yield ParseWarning(
+                f"packet {number}", offset, f"truncated packet ({len(data)} of {caplen} captured bytes)", 1
+            )
+            return
+        ts_ns = seconds * 1_000_000_000 + _to_ns(fraction, ticks)
+        yield Packet(number, offset, ts_ns, linktype, 0, data, max(wirelen, caplen))
+        offset += 16 + caplen
+
+
+def _options(body: bytes, order: str) -> Iterator[tuple[int, bytes]]:
+    """(code, value) of a pcapng options list."""
+    at = 0
+    while at + 4 <= len(body):
+        code, length = struct.unpack_from(order + "HH", body, at)
+        if code == 0:
+            return
+        yield code, body[at + 4 : at + 4 + length]
+        at += 4 + (length + 3) // 4 * 4
+
+
+def _interface(body: bytes, order: str) -> _Interface:
+    linktype, _reserved, snaplen = struct.unpack_from(order + "HHI", body, 0)
+    iface = _Interface(linktype, snaplen)
+    for code, value in _options(body[8:], order):
+        if code == 9 and value:  # if_tsresol
+            exponent = value[0] & 0x7F
+            iface.ticks = 2**exponent if value[0] & 0x80 else 10**exponent
+        elif code == 14 and len(value) == 8:  # if_tsoffset, seconds
+            iface.offset_s = struct.unpack(order + "q", value)[0]
+    return iface
+
+
+def _pcapng(fh: BinaryIO) -> Iterator[Packet | ParseWarning]:
+    order = "<"
+    interfaces: list[_Interface] = []
+    offset, number, section = 0, 0, 0
+    while True:
+        head = fh.read(8)
+        if not head:
+            return
+        if len(head) < 8:
+            yield ParseWarning("file", offset, f"{len(head)} bytes after the last block: not a block", 0)
+            return
+        block_type = struct.unpack_from(order + "I", head)[0]
+        if block_type == _SHB or head[:4] == PCAPNG_MAGIC:
+            bom = fh.read(4)
+            if len(bom) < 4:
+                yield ParseWarning("file", offset, "truncated section header block", 0)
+                return
+            order = "<" if struct.unpack("<I", bom)[0] == _BYTE_ORDER_MAGIC else ">"
+            if struct.unpack(order + "I", bom)[0] != _BYTE_ORDER_MAGIC:
+                yield ParseWarning(
+                    "file", offset, "section header with an unknown byte-order magic: stopped", 0
+                )
+                return
+            length = struct.unpack_from(order + "I", head, 4)[0]
+            fh.seek(offset + 12)
+            body_length = length - 12
+            section += 1
+            interfaces = []
+        else:
+            length = struct.unpack_from(order + "I", head, 4)[0]
+            body_length = length - 8
+        if length < 12 or length % 4 or length > MAX_PACKET + 64:
+            yield ParseWarning(
+                "file" if number == 0 else f"after packet {number}", offset,
+                f"block of type {block_type:#x} claims {length:,} bytes: damaged or not pcapng, the rest cannot be located", 1,
+            )  # fmt: skip
+            return
+        body = fh.read(body_length)
+        if len(body) < body_length:
+            what = "packet" if block_type in (_EPB, _SPB, _PB) else f"block of type {block_type:#x}"
+            yield ParseWarning(
+                f"packet {number + 1}" if block_type in (_EPB, _SPB, _PB) else "file", offset,
+                f"truncated {what} ({8 + len(body)} of {length} bytes)", 1 if block_type in (_EPB, _SPB, _PB) else 0,
+            )  # fmt: skip
+            return
+        if struct.unpack_from(order + "I", body, body_length - 4)[0] != length:
+            yield ParseWarning(
+                f"block at {offset}",
+                offset,
+                "block's trailing length differs from its leading one: skipped",
+                1,
+            )
+            offset += length
+            continue
+        body = body[:-4]
+        if block_type == _IDB:
+            interfaces.append(_interface(body, order))
+        elif block_type in (_EPB, _PB):
+            number += 1
+            if block_type == _EPB:
+                iface_id, high, low, caplen, wirelen = struct.unpack_from(order + "IIIII", body, 0)
+            else:
+                iface_id, _drops, high, low, caplen, wirelen = struct.unpack_from(order + "HHIIII", body, 0)
+            if iface_id >= len(interfaces):
+                yield ParseWarning(
+                    f"packet {number}",
+                    offset,
+                    f"interface {iface_id} was not described in section {section}",
+                    1,
+                )
+            else:
+                iface = interfaces[iface_id]
+                data = body[20 : 20 + caplen]
+                ts_ns = _to_ns((high << 32) | low, iface.ticks) + iface.offset_s * 1_000_000_000
+                yield Packet(number, offset, ts_ns, iface.linktype, iface_id, data, max(wirelen, caplen))
+        elif block_type == _SPB:
+            number += 1
+            if not interfaces:
+                yield ParseWarning(
+                    f"packet {number}", offset, f"no interface described in section {section}", 1
+                )
+            else:
+                wirelen = struct.unpack_from(order + "I", body, 0)[0]
+                iface = interfaces[0]
+                caplen = min(wirelen, iface.snaplen or wirelen, len(body) - 4)
+                yield Packet(number, offset, None, iface.linktype, 0, body[4 : 4 + caplen], wirelen)
+        offset += length

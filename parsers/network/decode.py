@@ -1,0 +1,221 @@
+"""Link and network layers of one captured packet -> the fields flows and protocols need.
+
+Protocol decoding is dpkt's: Ethernet (with 802.1Q/802.1ad tags and MPLS), Linux cooked
+capture (SLL, SLL2), BSD loopback, raw IPv4/IPv6, 802.11 data frames under radiotap; IPv4,
+IPv6 with its extension headers, TCP, UDP, ICMP and ICMPv6. Fragmented IPv4 and IPv6
+datagrams are reassembled (``Defragmenter``) before their transport header is read.
+A packet whose link type is not known, or whose headers are cut short by the snap length,
+decodes to a reason instead of raising; the caller counts it as a warning.
+
+References: tcpdump.org/linktypes.html (link type numbers); RFC 791/815 (IPv4 fragments and
+reassembly); RFC 8200 section 4.5 (IPv6 fragment header).
+"""
+
+from __future__ import annotations
+
+import socket
+from dataclasses import dataclass
+from typing import Any
+
+import dpkt
+
+__all__ = ["Defragmenter", "Segment", "decode", "linktype_name"]
+
+_TCP, _UDP, _ICMP, _ICMP6 = 6, 17, 1, 58
+#: Fragments of a datagram still incomplete after this long are dropped (RFC 791 suggests 15 s,
+#: Linux uses 30 s).
+FRAGMENT_TIMEOUT_NS = 30 * 1_000_000_000
+_LINKTYPES = {
+    0: "null", 1: "ethernet", 12: "raw", 14: "raw", 101: "raw", 105: "ieee802_11", 108: "loop",
+    113: "linux_sll", 127: "radiotap", 228: "ipv4", 229: "ipv6", 276: "linux_sll2",
+}  # fmt: skip
+_ADDRESSES: dict[bytes, str] = {}
+
+
+@dataclass(slots=True)
+class Segment:
+    """A decoded transport-layer unit: addresses, ports (ICMP type/code for ICMP), TCP flags
+    and sequence numbers, the payload, and the IP-level length."""
+
+    version: int
+    src: str
+    dst: str
+    proto: int
+    sport: int
+    dport: int
+    flags: int
+    seq: int
+    ack: int
+    window: int
+    payload: bytes
+    ip_length: int
+    #: False when the TCP/UDP checksum is wrong; None when not checked (a reassembled datagram).
+    checksum_ok: bool | None = None
+
+
+def linktype_name(linktype: int) -> str:
+    return _LINKTYPES.get(linktype, f"linktype {linktype}")
+
+
+def _address(raw: bytes) -> str:
+    """IPv4/IPv6 address text, cached (captures repeat a few hosts millions of times)."""
+    text = _ADDRESSES.get(raw)
+    if text is None:
+        text = socket.inet_ntop(socket.AF_INET if len(raw) == 4 else socket.AF_INET6, raw)
+        if len(_ADDRESSES) < 1 << 16:
+            _ADDRESSES[raw] = text
+    return text
+
+
+def _network(linktype: int, data: bytes) -> Any:
+    """The IP or IP6 object inside a frame; None when the frame carries no IP (ARP, STP...)."""
+    if linktype == 1:
+        frame: Any = dpkt.ethernet.Ethernet(data)
+    elif linktype in (12, 14, 101, 228, 229):
+        version = data[0] >> 4 if data else 0
+        return dpkt.ip.IP(data) if version == 4 else dpkt.ip6.IP6(data) if version == 6 else None
+    elif linktype == 113:
+        frame = dpkt.sll.SLL(data)
+    elif linktype == 276:
+        frame = dpkt.sll2.SLL2(data)
+    elif linktype in (0, 108):
+        frame = dpkt.loopback.Loopback(data)
+    elif linktype == 127:
+        frame = dpkt.radiotap.Radiotap(data).data
+        frame = frame.data if isinstance(frame, dpkt.ieee80211.IEEE80211) else None
+        frame = getattr(frame, "data", None)  # the LLC/SNAP layer of a data frame
+    elif linktype == 105:
+        frame = getattr(dpkt.ieee80211.IEEE80211(data).data, "data", None)
+    else:
+        raise LookupError(f"unsupported link type {linktype}")
+    for _ in range(4):  # through LLC and tunnels dpkt leaves nested
+        if isinstance(frame, (dpkt.ip.IP, dpkt.ip6.IP6)) or frame is None:
+            return frame
+        frame = getattr(frame, "data", None)
+        if isinstance(frame, bytes):
+            return None
+    return None
+
+
+class Defragmenter:
+    """IPv4 and IPv6 fragment reassembly: fragments wait, keyed by (src, dst, id, proto),
+    until the datagram is whole; unfinished ones are dropped after FRAGMENT_TIMEOUT_NS."""
+
+    def __init__(self) -> None:
+        self._pending: dict[tuple, tuple[int, dict[int, bytes], int | None]] = {}
+        self.expired = 0
+
+    def add(self, key: tuple, ts_ns: int, offset: int, more: bool, data: bytes) -> bytes | None:
+        """The whole datagram payload once every fragment is in, else None."""
+        first_seen, parts, total = self._pending.get(key, (ts_ns, {}, None))
+        parts[offset] = data
+        if not more:
+            total = offset + len(data)
+        self._pending[key] = (first_seen, parts, total)
+        if total is None:
+            return None
+        joined = bytearray()
+        for start in sorted(parts):
+            if start > len(joined):
+                return None  # a hole
+            joined[start:] = parts[start]
+        if len(joined) < total:
+            return None
+        del self._pending[key]
+        return bytes(joined[:total])
+
+    def finish(self) -> None:
+        """End of input: datagrams still waiting for fragments count as never completed."""
+        self.expired += len(self._pending)
+        self._pending.clear()
+
+    def expire(self, now_ns: int) -> None:
+        for key in [k for k, (seen, _, _) in self._pending.items() if now_ns - seen > FRAGMENT_TIMEOUT_NS]:
+            del self._pending[key]
+            self.expired += 1
+
+
+def decode(linktype: int, data: bytes, ts_ns: int, defrag: Defragmenter) -> Segment | str | None:
+    """The packet's transport segment; a reason (str) when it cannot be decoded; None when
+    it carries no IP (or is a fragment still waiting for the rest of its datagram)."""
+    try:
+        ip = _network(linktype, data)
+    except LookupError as exc:
+        return str(exc)
+    except (dpkt.NeedData, dpkt.UnpackError) as exc:
+        return f"link layer cut short or malformed: {type(exc).__name__}"
+    if ip is None:
+        return None
+    try:
+        if isinstance(ip, dpkt.ip.IP):
+            version, proto, length = 4, ip.p, ip.len
+            transport: Any = ip.data
+            if ip.mf or ip.offset:
+                key = (ip.src, ip.dst, ip.id, ip.p)
+                whole = defrag.add(key, ts_ns, ip.offset, bool(ip.mf), bytes(ip.data))
+                if whole is None:
+                    return None
+                transport = whole
+        else:
+            version, proto, length = 6, ip.p, ip.plen + 40
+            transport = ip.data
+            fragment = ip.extension_hdrs.get(44) if hasattr(ip, "extension_hdrs") else None
+            if fragment is not None:
+                key = (ip.src, ip.dst, fragment.id, proto)
+                whole = defrag.add(key, ts_ns, fragment.frag_off << 3, bool(fragment.m_flag), bytes(ip.data))
+                if whole is None:
+                    return None
+                transport = whole
+        if isinstance(transport, bytes):
+            transport = _transport(proto, transport)
+    except (dpkt.NeedData, dpkt.UnpackError) as exc:
+        return f"IP layer cut short or malformed: {type(exc).__name__}"
+    src, dst = _address(ip.src), _address(ip.dst)
+    checked = transport is ip.data  # not reassembled: the header's checksum covers these bytes
+    if isinstance(transport, dpkt.tcp.TCP):
+        payload = bytes(transport.data)
+        ok = _checksum_ok(ip, transport.pack_hdr() + bytes(transport.opts) + payload) if checked else None
+        return Segment(version, src, dst, _TCP, transport.sport, transport.dport, transport.flags,
+                       transport.seq, transport.ack, transport.win, payload, length, ok)  # fmt: skip
+    if isinstance(transport, dpkt.udp.UDP):
+        payload = bytes(transport.data)
+        ok = None
+        if checked and (transport.sum or version == 6):
+            ok = _checksum_ok(ip, transport.pack_hdr() + payload)
+        return Segment(version, src, dst, _UDP, transport.sport, transport.dport, 0, 0, 0, 0,
+                       payload, length, ok)  # fmt: skip
+    if isinstance(transport, (dpkt.icmp.ICMP, dpkt.icmp6.ICMP6)):
+        return Segment(version, src, dst, proto, transport.type, transport.code, 0, 0, 0, 0,
+                       bytes(transport.data), length)  # fmt: skip
+    payload = transport if isinstance(transport, bytes) else bytes(transport)
+    return Segment(version, src, dst, proto, 0, 0, 0, 0, 0, 0, payload, length)
+
+
+def _checksum_ok(ip: Any, segment: bytes) -> bool | None:
+    """Whether a TCP/UDP checksum is right, with the pseudo-header of RFC 793 / RFC 8200 8.1.
+    The one's-complement sum of 16-bit words is the big-endian integer of the bytes modulo
+    0xFFFF (2**16 = 1 modulo 0xFFFF), so a right checksum makes it 0, in C speed. None when
+    the segment is cut short by the snap length (its checksum cannot be checked)."""
+    expected = ip.len - ip.hl * 4 if isinstance(ip, dpkt.ip.IP) else ip.plen
+    if len(segment) != expected:
+        return None
+    if len(segment) % 2:
+        segment += b"\x00"
+    if isinstance(ip, dpkt.ip6.IP6):
+        pseudo = ip.src + ip.dst + expected.to_bytes(4, "big") + ip.p.to_bytes(4, "big")
+    else:
+        pseudo = ip.src + ip.dst + ip.p.to_bytes(2, "big") + expected.to_bytes(2, "big")
+    return int.from_bytes(pseudo + segment, "big") % 0xFFFF == 0
+
+
+def _transport(proto: int, data: bytes) -> Any:
+    """A reassembled datagram's transport header, decoded."""
+    if proto == _TCP:
+        return dpkt.tcp.TCP(data)
+    if proto == _UDP:
+        return dpkt.udp.UDP(data)
+    if proto == _ICMP:
+        return dpkt.icmp.ICMP(data)
+    if proto == _ICMP6:
+        return dpkt.icmp6.ICMP6(data)
+    return data
