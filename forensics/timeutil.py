@@ -12,6 +12,7 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta, tzinfo
+from decimal import Decimal, InvalidOperation
 from functools import lru_cache
 
 import pyarrow as pa
@@ -19,6 +20,7 @@ import pyarrow.compute as pc
 
 __all__ = [
     "TS",
+    "epoch_to_utc",
     "filetime_to_utc",
     "iso_array",
     "iso_z",
@@ -31,6 +33,7 @@ __all__ = [
 
 TS = pa.timestamp("us", tz="UTC")
 _EPOCH_1601 = datetime(1601, 1, 1, tzinfo=UTC)
+_EPOCH_1970 = datetime(1970, 1, 1, tzinfo=UTC)
 _MIN = datetime(1, 1, 1, tzinfo=UTC)  # python-evtx's rendering of a zero FILETIME
 _ISO = re.compile(
     r"^\s*(\d{4})-(\d{2})-(\d{2})[T ](\d{2}):(\d{2}):(\d{2})(?:[.,](\d+))?\s*"
@@ -54,6 +57,26 @@ def ns_to_utc(ns: int) -> datetime:
     microsecond without going through a float."""
     seconds, rest = divmod(ns, 1_000_000_000)
     return datetime.fromtimestamp(seconds, UTC).replace(microsecond=rest // 1000)
+
+
+def epoch_to_utc(value: str | float | int) -> datetime | None:
+    """Seconds since the Unix epoch with a decimal fraction (Zeek's ``time``, a JSON ``ts``) ->
+    aware UTC. A string is read as the decimal it is, never through a float, so every written
+    microsecond is kept (finer digits truncated); a float is read through its shortest repr
+    (exact for the six decimals Zeek writes). Zero, negative or unreadable -> None."""
+    if isinstance(value, bool):
+        return None
+    try:
+        seconds = Decimal(repr(value) if isinstance(value, float) else value)
+        micro = int(seconds.scaleb(6))  # truncates toward zero
+    except (InvalidOperation, ValueError, OverflowError, TypeError):
+        return None
+    if micro <= 0:
+        return None
+    try:
+        return _EPOCH_1970 + timedelta(microseconds=micro)
+    except OverflowError:
+        return None
 
 
 @lru_cache(maxsize=64)

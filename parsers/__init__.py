@@ -19,14 +19,17 @@ from parsers.bodyfile import BodyfileParser, FlsParser
 from parsers.browser_history import BrowserHistoryParser
 from parsers.cloudtrail import CloudTrailParser
 from parsers.collection import CollectionParser
+from parsers.container_log import ContainerLogParser
 from parsers.disk_image import DiskImageParser
 from parsers.evtx import EvtxParser
 from parsers.gcp_logging import GcpLoggingParser
+from parsers.ids_alert import IdsAlertParser
 from parsers.lnk import JumpListParser, LnkParser
 from parsers.ntfs_logfile import LogFileParser
 from parsers.ntfs_mft import MftParser
 from parsers.ntfs_usnjrnl import UsnJournalParser
 from parsers.packages import PackagesParser
+from parsers.postgresql import PostgresqlParser
 from parsers.powershell_transcript import PowerShellTranscriptParser
 from parsers.prefetch import PrefetchParser
 from parsers.recyclebin import RecycleBinParser
@@ -36,9 +39,11 @@ from parsers.setupapi import SetupApiParser
 from parsers.shell_history import ShellHistoryParser
 from parsers.syslog import SyslogParser
 from parsers.utmp import UtmpParser
+from parsers.vsftpd import VsftpdParser
 from parsers.web_access import WebAccessParser
 from parsers.windows_firewall import WindowsFirewallParser
 from parsers.winevent_json import WinEventJsonParser
+from parsers.zeek import ZeekParser
 
 __all__ = [
     "HEAD_BYTES",
@@ -76,6 +81,7 @@ PARSERS: tuple[Parser, ...] = (
     UtmpParser(),
     CloudTrailParser(),
     GcpLoggingParser(),
+    ZeekParser(),
     AuditParser(),
     PackagesParser(),
     BodyfileParser(),
@@ -83,6 +89,10 @@ PARSERS: tuple[Parser, ...] = (
     SetupApiParser(),
     PowerShellTranscriptParser(),
     WindowsFirewallParser(),
+    IdsAlertParser(),  # full-line shapes: IDS alerts, container logs, vsftpd, PostgreSQL
+    ContainerLogParser(),
+    VsftpdParser(),
+    PostgresqlParser(),
     WebAccessParser(),
     SyslogParser(),
     ShellHistoryParser(),

@@ -32,3 +32,14 @@ def test_iso_array_fast_path_and_fallback() -> None:
     assert fast.to_pylist() == [datetime(2020, 10, 22, 2, 57, 56, 178000, tzinfo=UTC), None, None]
     slow = iso_array(["2017-12-26T13:10:29.1368792Z", "garbage"])
     assert slow.to_pylist() == [datetime(2017, 12, 26, 13, 10, 29, 136879, tzinfo=UTC), None]
+
+
+def test_epoch_to_utc_keeps_the_written_microseconds() -> None:
+    from forensics.timeutil import epoch_to_utc
+
+    expected = datetime(2020, 4, 30, 0, 6, 38, 899710, tzinfo=UTC)
+    assert epoch_to_utc("1588205198.899710") == epoch_to_utc(1588205198.89971) == expected
+    assert epoch_to_utc("1588205198.8997109") == expected  # finer digits truncated, not rounded
+    assert epoch_to_utc(1588205198) == expected.replace(microsecond=0)
+    for bad in ("", "soon", "nan", "inf", "1e400", "-5", 0, True, None):
+        assert epoch_to_utc(bad) is None, bad  # type: ignore[arg-type]

@@ -24,9 +24,15 @@ EXPECTED = {
     "cloud/otrf/ec2_proxy_s3_exfiltration_2020-09-14011940.json": ("ok", "aws_cloudtrail", 103, 0),
     "cloud/plaso/aws_cloudtrail.jsonl": ("ok", "aws_cloudtrail", 6, 0),
     "cloud/plaso/gcp_logging.jsonl": ("ok", "gcp_logging", 11, 0),
+    "containers/plaso/cri.log": ("ok", "container_log", 17, 0),
+    "containers/plaso/docker-container-json.log": ("ok", "container_log", 10, 0),
+    "ids/plaso/snort3_alert_fast.log": ("ok", "ids_alert", 4, 0),
+    "ids/plaso/suricata_alert_fast.log": ("ok", "ids_alert", 5, 0),
     "otrf/sh_arp_cache_2020-11-10074812.log": ("ok", "linux_audit", 2, 0),
     "pkg/plaso/apt_history.log": ("ok", "linux_packages", 797, 0),
     "pkg/plaso/dpkg.log": ("ok", "linux_packages", 4, 0),
+    "services/plaso/postgresql.log": ("ok", "postgresql", 18, 0),
+    "services/plaso/vsftpd.log": ("ok", "vsftpd", 25, 0),
     "shell/plaso/bash_history": ("ok", "shell_history", 4, 0),
     "shell/plaso/zsh_extended_history.txt": ("ok", "shell_history", 4, 0),
     # "MMM 22" and "Mar 23 Wrong line that should not be able to get through" (plaso's negatives).
@@ -55,12 +61,6 @@ NOTES = {
 }
 # Formats out of this parser family's scope, reported unrecognised with the reason the ingest gives.
 UNRECOGNISED = {
-    "containers/plaso/cri.log": "2016-10-",  # Kubernetes CRI container log
-    "containers/plaso/docker-container-json.log": '{"log":"',  # Docker json-file driver
-    "ids/plaso/snort3_alert_fast.log": "12/28-12",  # Snort 3 alert_fast
-    "ids/plaso/suricata_alert_fast.log": "10/05/10",  # Suricata fast.log
-    "services/plaso/postgresql.log": "2022-04-",  # PostgreSQL server log
-    "services/plaso/vsftpd.log": "Mon Jun ",  # vsftpd transfer log
     "SOURCES.md": "# linux/",
     "LICENSES/OTRF__Security-Datasets__LICENSE": "MIT Lice",
     "LICENSES/elastic__examples__LICENSE": "Apache L",
