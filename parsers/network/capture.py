@@ -169,7 +169,7 @@ def _pcapng(fh: BinaryIO) -> Iterator[Packet | ParseWarning]:
             yield ParseWarning("file", offset, f"{len(head)} bytes after the last block: not a block", 0)
             return
         block_type = struct.unpack_from(order + "I", head)[0]
-        if block_type == _SHB or head[:4] == PCAPNG_MAGIC:
+        if block_type == _SHB:  # its type reads the same in both byte orders
             bom = fh.read(4)
             if len(bom) < 4:
                 yield ParseWarning("file", offset, "truncated section header block", 0)

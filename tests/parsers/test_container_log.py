@@ -3,7 +3,6 @@ the container named by the path, odd lines, strict sniffing."""
 
 from __future__ import annotations
 
-import io
 import shutil
 from datetime import UTC, datetime
 from pathlib import Path
@@ -11,7 +10,7 @@ from pathlib import Path
 from parsers import sniff
 from parsers.base import Options, ParseWarning
 from parsers.container_log import ContainerLogParser, path_context
-from tests.parsers.artifact_helpers import ingest, rows, summary
+from tests.parsers.artifact_helpers import ingest, parse_bytes, rows, summary
 from tests.parsers.evtx_helpers import parse_file
 
 PARSER = ContainerLogParser()
@@ -28,14 +27,7 @@ def _rows(path: Path, options: Options | None = None) -> tuple[list[dict], list[
 
 
 def _text(text: str) -> tuple[list[dict], list[ParseWarning]]:
-    out, found = [], []
-    for item in PARSER.parse(io.BytesIO(text.encode()), None, Options()):
-        if isinstance(item, ParseWarning):
-            found.append(item)
-        else:
-            out.extend(item.to_pylist())
-    for row in out:
-        row["fields"] = dict(row["fields"])
+    out, found = parse_bytes(PARSER, text.encode(), Options())
     return sorted(out, key=lambda r: r["source_record"]), found
 
 

@@ -3,7 +3,6 @@ order, IPv6 with ports, local time), the real Suricata and Snort 2 shapes, odd l
 
 from __future__ import annotations
 
-import io
 import shutil
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -11,7 +10,7 @@ from pathlib import Path
 from parsers import sniff
 from parsers.base import Options, ParseWarning
 from parsers.ids_alert import IdsAlertParser
-from tests.parsers.artifact_helpers import ingest, rows, summary
+from tests.parsers.artifact_helpers import ingest, parse_bytes, rows, summary
 from tests.parsers.evtx_helpers import parse_file
 
 PARSER = IdsAlertParser()
@@ -29,14 +28,7 @@ def _rows(path: Path, options: Options) -> tuple[list[dict], list[ParseWarning]]
 
 
 def _text(text: str, options: Options = MARCH_2022) -> tuple[list[dict], list[ParseWarning]]:
-    out, found = [], []
-    for item in PARSER.parse(io.BytesIO(text.encode()), None, options):
-        if isinstance(item, ParseWarning):
-            found.append(item)
-        else:
-            out.extend(item.to_pylist())
-    for row in out:
-        row["fields"] = dict(row["fields"])
+    out, found = parse_bytes(PARSER, text.encode(), options)
     return sorted(out, key=lambda r: r["source_record"]), found
 
 

@@ -3,7 +3,6 @@ log_line_prefix variants, zone abbreviations, odd lines, strict sniffing."""
 
 from __future__ import annotations
 
-import io
 import shutil
 from collections import Counter
 from datetime import UTC, datetime
@@ -12,7 +11,7 @@ from pathlib import Path
 from parsers import sniff
 from parsers.base import Options, ParseWarning
 from parsers.postgresql import PostgresqlParser
-from tests.parsers.artifact_helpers import ingest, summary
+from tests.parsers.artifact_helpers import ingest, parse_bytes, summary
 from tests.parsers.evtx_helpers import parse_file
 
 PARSER = PostgresqlParser()
@@ -28,14 +27,7 @@ def _rows(path: Path, options: Options | None = None) -> tuple[list[dict], list[
 
 
 def _text(text: str, options: Options) -> tuple[list[dict], list[ParseWarning]]:
-    out, found = [], []
-    for item in PARSER.parse(io.BytesIO(text.encode()), None, options):
-        if isinstance(item, ParseWarning):
-            found.append(item)
-        else:
-            out.extend(item.to_pylist())
-    for row in out:
-        row["fields"] = dict(row["fields"])
+    out, found = parse_bytes(PARSER, text.encode(), options)
     return sorted(out, key=lambda r: r["source_record"]), found
 
 
