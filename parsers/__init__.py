@@ -29,6 +29,7 @@ from parsers.ntfs_logfile import LogFileParser
 from parsers.ntfs_mft import MftParser
 from parsers.ntfs_usnjrnl import UsnJournalParser
 from parsers.packages import PackagesParser
+from parsers.pcap import PcapParser
 from parsers.postgresql import PostgresqlParser
 from parsers.powershell_transcript import PowerShellTranscriptParser
 from parsers.prefetch import PrefetchParser
@@ -81,6 +82,7 @@ PARSERS: tuple[Parser, ...] = (
     UtmpParser(),
     CloudTrailParser(),
     GcpLoggingParser(),
+    PcapParser(),
     ZeekParser(),
     AuditParser(),
     PackagesParser(),

@@ -80,12 +80,10 @@ def _network(linktype: int, data: bytes) -> Any:
         frame = dpkt.sll2.SLL2(data)
     elif linktype in (0, 108):
         frame = dpkt.loopback.Loopback(data)
-    elif linktype == 127:
-        frame = dpkt.radiotap.Radiotap(data).data
-        frame = frame.data if isinstance(frame, dpkt.ieee80211.IEEE80211) else None
-        frame = getattr(frame, "data", None)  # the LLC/SNAP layer of a data frame
-    elif linktype == 105:
-        frame = getattr(dpkt.ieee80211.IEEE80211(data).data, "data", None)
+    elif linktype in (105, 127):
+        frame = _wifi_payload(
+            dpkt.radiotap.Radiotap(data).data if linktype == 127 else dpkt.ieee80211.IEEE80211(data)
+        )
     else:
         raise LookupError(f"unsupported link type {linktype}")
     for _ in range(4):  # through LLC and tunnels dpkt leaves nested
@@ -95,6 +93,14 @@ def _network(linktype: int, data: bytes) -> Any:
         if isinstance(frame, bytes):
             return None
     return None
+
+
+def _wifi_payload(frame: Any) -> Any:
+    """The LLC/SNAP payload of an unencrypted 802.11 data frame (dpkt leaves it as bytes)."""
+    if not isinstance(frame, dpkt.ieee80211.IEEE80211) or frame.type != 2 or frame.wep:
+        return None
+    body = frame.data
+    return dpkt.llc.LLC(body) if isinstance(body, bytes) and body[:2] == b"\xaa\xaa" else None
 
 
 class Defragmenter:

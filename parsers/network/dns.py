@@ -53,7 +53,7 @@ class DnsInspector:
     def wants(proto: int, sport: int, dport: int) -> bool:
         return proto in (6, 17) and (sport in DNS_PORTS or dport in DNS_PORTS)
 
-    def packet(self, flow: Any, from_orig: bool, payload: bytes, ts_ns: int) -> list[dict]:
+    def packet(self, flow: Any, from_orig: bool, payload: bytes, ts_ns: int, number: int = 0) -> list[dict]:
         if flow.proto == 6:
             if len(payload) < 2 or int.from_bytes(payload[:2], "big") != len(payload) - 2:
                 return []
@@ -65,25 +65,27 @@ class DnsInspector:
             return []
         if "dns" not in flow.service:
             flow.service.append("dns")
-        pending: dict[int, tuple[int, bool, Any]] = flow.app.setdefault("dns_pending", {})
+        pending: dict[int, tuple[int, bool, Any, int]] = flow.app.setdefault("dns_pending", {})
         if message.qr == dpkt.dns.DNS_Q:
             if len(pending) < _MAX_PENDING:
-                pending[message.id] = (ts_ns, from_orig, message)
+                pending[message.id] = (ts_ns, from_orig, message, number)
             return []
         query = pending.pop(message.id, None)
-        return [self._record(flow, query, message, ts_ns, from_orig)]
+        return [self._record(flow, query, message, ts_ns, from_orig, number)]
 
     def closed(self, flow: Any) -> list[dict]:
         pending = flow.app.pop("dns_pending", {})
-        return [self._record(flow, query, None, query[0], query[1]) for query in pending.values()]
+        return [self._record(flow, query, None, query[0], query[1], query[3]) for query in pending.values()]
 
-    def _record(self, flow: Any, query: tuple | None, response: Any, ts_ns: int, from_orig: bool) -> dict:
+    def _record(
+        self, flow: Any, query: tuple | None, response: Any, ts_ns: int, from_orig: bool, number: int
+    ) -> dict:
         asked = query[2] if query else response
         sent_by_orig = query[1] if query else not from_orig
         orig, resp = (flow.orig, flow.resp) if sent_by_orig else (flow.resp, flow.orig)
         question = asked.qd[0] if asked.qd else None
         record: dict[str, Any] = {
-            "ts": query[0] if query else ts_ns, "uid": flow.uid,
+            "ts": query[0] if query else ts_ns, "packet": query[3] if query else number, "uid": flow.uid,
             "id.orig_h": orig[0], "id.orig_p": orig[1], "id.resp_h": resp[0], "id.resp_p": resp[1],
             "proto": flow.proto_name, "trans_id": asked.id,
             "query": question.name if question is not None else None,
@@ -98,7 +100,7 @@ class DnsInspector:
                 "rcode": response.rcode, "rcode_name": RCODES.get(response.rcode, str(response.rcode)),
                 "AA": bool(response.aa), "TC": bool(response.tc), "RA": bool(response.ra),
                 "answers": [_answer(rr) for rr in response.an] or None,
-                "TTLs": [f"{rr.ttl}.0" for rr in response.an] or None,
+                "TTLs": [float(rr.ttl) for rr in response.an] or None,
                 "rejected": response.rcode == 5,
             }  # fmt: skip
         return record

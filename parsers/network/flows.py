@@ -22,6 +22,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
+from parsers.network.community_id import community_id, icmp_port_equivalents
 from parsers.network.decode import Segment
 
 __all__ = ["Flow", "FlowTable", "conn_state"]
@@ -75,8 +76,21 @@ class Flow:
             "conn_state": conn_state(self), "history": self.history,
             "orig_pkts": self.orig_pkts, "orig_ip_bytes": self.orig_ip_bytes,
             "resp_pkts": self.resp_pkts, "resp_ip_bytes": self.resp_ip_bytes,
-            "first_packet": self.first_packet,
+            "packet": self.first_packet, "missed_bytes": self.missed_bytes(),
+            "community_id": self.community_id(),
         }  # fmt: skip
+
+    def community_id(self) -> str | None:
+        """The flow's Community ID v1 (None for protocols it does not cover without ports)."""
+        try:
+            return community_id(self.orig[0], self.resp[0], self.proto, self.orig[1], self.resp[1])
+        except ValueError:
+            return None
+
+    def missed_bytes(self) -> int | None:
+        """Bytes of the reassembled streams never captured (None when not reassembled)."""
+        reassembly = self.app.get("tcp")
+        return reassembly.missed if reassembly else None
 
 
 def conn_state(flow: Flow) -> str:
@@ -143,7 +157,10 @@ class FlowTable:
         that ended before it)."""
         self.now = max(self.now, ts_ns)
         ended = self._expire() if self.now - self._checked >= SECOND else []
-        a, b = (seg.src, seg.sport), (seg.dst, seg.dport)
+        sport, dport = seg.sport, seg.dport
+        if seg.proto in (1, 58):  # echo request and reply (and other pairs) are one flow
+            sport, dport, _ = icmp_port_equivalents(seg.proto, sport, dport)
+        a, b = (seg.src, sport), (seg.dst, dport)
         key = (seg.proto, a, b) if a <= b else (seg.proto, b, a)
         flow = self._flows.get(key)
         if (

@@ -81,3 +81,4 @@ def test_link_types_and_cut_headers(corpus: Path) -> None:
         kinds[("linux_dlt_sll2.pcap", 1)] == 2 and kinds[("linux_dlt_sll2.pcap", 58)] == 2
     )  # tshark: echo pairs
     assert kinds[("ipv6-fragmented-dns.pcap", 17)] >= 1
+    assert kinds[("radiotap.pcap", 17)] == 3  # tshark: two DNS and one mDNS datagram over 802.11

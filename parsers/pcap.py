@@ -1,0 +1,148 @@
+"""Packet captures (pcap, pcapng) -> connection, DNS, TLS, SSH and HTTP rows, as Zeek logs them.
+
+The capture is read packet by packet (``network.capture``), decoded by dpkt
+(``network.decode``), grouped into flows (``network.flows``) and inspected by the protocol
+inspectors each flow's ports and first bytes call for; every result is a Zeek-shaped record
+(conn, dns, ssl, ssh, http, files) mapped into timeline rows by ``network.records``, the same
+mapping Zeek's own logs go through, so a capture and the Zeek logs of it give the same rows.
+Rows link to their flow by ``fields['uid']`` and ``community_id``.
+
+What cannot be decoded is counted and located by packet number: packets cut by the snap length,
+bad TCP/UDP checksums (often checksum offload on the capturing host: the packets are still
+used, and their flows' history gets Zeek's ``C``), unsupported link types, malformed headers.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Iterator
+from typing import Any, BinaryIO
+
+import pyarrow as pa
+
+from forensics.rows import RowBuilder
+from parsers.base import Options, Parser, ParseWarning
+from parsers.network.capture import Packet, capture_kind, read_capture
+from parsers.network.decode import Defragmenter, decode
+from parsers.network.dns import DnsInspector
+from parsers.network.flows import Flow, FlowTable
+from parsers.network.reassembly import tcp_packet
+from parsers.network.records import to_row
+
+__all__ = ["PcapParser"]
+
+#: Packet numbers quoted in one aggregated warning.
+_QUOTED = 10
+
+
+class _Tally:
+    """Packets of one kind of trouble: how many, and the first few packet numbers."""
+
+    def __init__(self) -> None:
+        self.count = 0
+        self.numbers: list[int] = []
+
+    def add(self, number: int) -> None:
+        self.count += 1
+        if len(self.numbers) < _QUOTED:
+            self.numbers.append(number)
+
+    def where(self) -> str:
+        more = f" and {self.count - len(self.numbers):,} more" if self.count > len(self.numbers) else ""
+        return "packets " + ", ".join(map(str, self.numbers)) + more
+
+
+class PcapParser(Parser):
+    """pcap and pcapng captures through dpkt, into Zeek-shaped network rows."""
+
+    name = "pcap"
+
+    def sniff(self, head: bytes) -> bool:
+        return capture_kind(head) is not None
+
+    def parse(self, fh: BinaryIO, unit: Any, options: Options) -> Iterator[pa.RecordBatch | ParseWarning]:
+        builder = RowBuilder()
+        table = FlowTable()
+        defrag = Defragmenter()
+        dns = DnsInspector()
+        failed: dict[str, _Tally] = {}
+        cut, bad_checksum = _Tally(), _Tally()
+        weirds: Counter[str] = Counter()
+        packets = 0
+
+        def emit(log: str, record: dict) -> None:
+            number = record.pop("packet", None)
+            row, fields = to_row(log, dict(record, ts=_zeek_time(record["ts"])))
+            if number is not None:
+                row["source_record"] = number
+            builder.add(row, fields)
+
+        def ended(flows: list[Flow]) -> None:
+            for flow in flows:
+                for record in dns.closed(flow):
+                    emit("dns", record)
+                reassembly = flow.app.get("tcp")
+                if reassembly:
+                    for log, record in reassembly.finish(flow):
+                        emit(log, record)
+                    weirds.update(reassembly.session.weirds())
+                emit("conn", flow.record())
+
+        for item in read_capture(fh):
+            if isinstance(item, ParseWarning):
+                yield item
+                continue
+            packets += 1
+            packet: Packet = item
+            ts_ns = packet.ts_ns if packet.ts_ns is not None else table.now
+            if packet.wire_length > len(packet.data):
+                cut.add(packet.number)
+            segment = decode(packet.linktype, packet.data, ts_ns, defrag)
+            if segment is None:
+                continue
+            if isinstance(segment, str):
+                failed.setdefault(segment, _Tally()).add(packet.number)
+                continue
+            if segment.checksum_ok is False:
+                bad_checksum.add(packet.number)
+            flow, from_orig, done = table.add(segment, ts_ns, packet.number, segment.checksum_ok is False)
+            ended(done)
+            if done or packets % 65536 == 0:
+                defrag.expire(table.now)
+            if segment.proto == 6:
+                for log, record in tcp_packet(flow, from_orig, segment, ts_ns, packet.number):
+                    emit(log, record)
+            if segment.payload and dns.wants(segment.proto, segment.sport, segment.dport):
+                for record in dns.packet(flow, from_orig, segment.payload, ts_ns, packet.number):
+                    emit("dns", record)
+            if len(builder) >= options.batch_rows:
+                yield builder.flush()  # type: ignore[misc]
+        for flow in table.drain():
+            ended([flow])
+            if len(builder) >= options.batch_rows:
+                yield builder.flush()  # type: ignore[misc]
+        defrag.finish()
+        batch = builder.flush()
+        if batch is not None:
+            yield batch
+        for reason, tally in failed.items():
+            yield ParseWarning(
+                tally.where(), None, f"{tally.count:,} packets not decoded: {reason}", tally.count
+            )
+        if cut.count:
+            yield ParseWarning(cut.where(), None, f"{cut.count:,} packets cut short by the snap length (decoded as far as captured)", 0)  # fmt: skip
+        if bad_checksum.count:
+            yield ParseWarning(
+                bad_checksum.where(), None,
+                f"{bad_checksum.count:,} of {packets:,} packets with a bad TCP/UDP checksum (used; often checksum offload)", 0,
+            )  # fmt: skip
+        if defrag.expired:
+            yield ParseWarning("fragments", None, f"{defrag.expired:,} IP datagrams never completed by their fragments", defrag.expired)  # fmt: skip
+        for name, count in sorted(weirds.items()):
+            yield ParseWarning("application layer", None, f"{count:,} x {name} (Zeek weird)", 0)
+
+
+def _zeek_time(ts_ns: int) -> str:
+    """Nanoseconds since 1970 -> Zeek's seconds with six decimals (microseconds, truncated)."""
+    seconds, rest = divmod(ts_ns, 1_000_000_000)
+    return f"{seconds}.{rest // 1000:06d}"

@@ -1,0 +1,270 @@
+"""Packet captures -> connection, DNS, TLS and SSH rows: the sample case's LAN tap against its
+ground truth, corpus captures against tshark (counts recorded here from tshark 4.0 of Debian,
+and compared live when tshark is installed), and bad input as counted warnings."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+from collections import Counter
+from datetime import datetime
+from functools import cache
+from itertools import pairwise
+from pathlib import Path
+
+import pytest
+
+from forensics.demo import SAMPLE
+from parsers import sniff
+from parsers.base import Options
+from parsers.pcap import PcapParser
+from tests.parsers import artifact_helpers
+
+PARSER = PcapParser()
+PCAP = "pcap"
+LAN_TAP = SAMPLE / "network" / "lan-tap.pcapng"
+
+#: Captures whose connections tshark counts as we do: file -> (TCP, UDP) conversations
+#: (``tshark -n -q -z conv,tcp`` / ``conv,udp``).
+CONVERSATIONS = {
+    "chrissanders-packets/arppoison.pcapng": (2, 27),
+    "chrissanders-packets/dns_isp_hijack.pcapng": (3, 2),
+    "chrissanders-packets/http_ip4and6.pcapng": (2, 0),
+    "chrissanders-packets/sessionhijacking.pcapng": (14, 0),
+    "chrissanders-packets/synscan.pcapng": (1994, 0),
+    "otrf/covenant_sharpsc_query_dcerpc_smb_svcctl_2020-08-06012009.cap": (4, 2),
+    "otrf/empire_shell_samr_EnumDomainUsers_2020-09-21193527.cap": (4, 3),
+    "zeek-traces/http/bro.org.pcap": (13, 0),
+    "zeek-traces/http/methods.pcap": (49, 0),
+    "zeek-traces/radiotap.pcap": (0, 2),
+}
+
+
+@cache
+def _parsed(path: Path) -> tuple[list[dict], list]:
+    return artifact_helpers.parse_bytes(PARSER, path.read_bytes())
+
+
+def _by_source(rows: list[dict]) -> Counter:
+    return Counter(r["source"] for r in rows)
+
+
+def _tshark(*args: str) -> str:
+    return subprocess.run(["tshark", "-n", *args], capture_output=True, text=True, check=True).stdout
+
+
+# -- the sample case: every network step of the story is where the ground truth says ---------
+
+
+@pytest.fixture(scope="module")
+def lan_tap() -> tuple[list[dict], list]:
+    return _parsed(LAN_TAP)
+
+
+@pytest.fixture(scope="module")
+def truth() -> list[tuple[str, dict]]:
+    steps = json.loads((SAMPLE / "ground_truth.json").read_text())["steps"]
+    return [(s["id"], e) for s in steps for e in s["evidence"] if e["artifact"] == "network/lan-tap.pcapng"]
+
+
+def _at(rows: list[dict], evidence: dict, source: str) -> dict:
+    """The row of ``source`` the ground truth's evidence points at: same packet, same time."""
+    when = datetime.fromisoformat(evidence["time"].replace("Z", "+00:00"))
+    found = [r for r in rows if r["source"] == source and r["source_record"] == evidence["locator"]["packet"]]
+    assert len(found) == 1, (evidence, found)
+    assert found[0]["datetime"] == when
+    src, _, rest = evidence["locator"]["flow"].partition(" > ")
+    dst, _, proto = rest.partition("/")
+    row = found[0]
+    assert (f"{row['source_ip']}:{row['source_port']}", f"{row['destination_ip']}:{row['destination_port']}") == (
+        src, dst,
+    )  # fmt: skip
+    assert row["fields"].get("proto", proto) == proto
+    return row
+
+
+def test_sample_capture_rows_and_no_warnings(lan_tap: tuple[list[dict], list]) -> None:
+    rows, warnings = lan_tap
+    assert warnings == []
+    counts = _by_source(rows)
+    assert (counts["network_conn"], counts["network_dns"], counts["network_tls"], counts["network_ssh"]) == (
+        2903, 1654, 499, 64,
+    )  # fmt: skip
+    # tshark -q -z conv,tcp / conv,udp: 1,118 and 1,764 conversations, one per 5-tuple. Zeek,
+    # and we, start a new connection after the inactivity timeout (TCP 5 min, UDP 1 min): the
+    # NTP client's 18 polls and three idle SSH sessions are the 21 extra connections.
+    conns = [r for r in rows if r["source"] == "network_conn"]
+    tuples: dict[tuple, list[dict]] = {}
+    for r in conns:
+        ends = sorted([(r["source_ip"], r["source_port"]), (r["destination_ip"], r["destination_port"])])
+        tuples.setdefault((r["fields"]["proto"], *ends), []).append(r)
+    assert Counter(key[0] for key in tuples) == {"tcp": 1118, "udp": 1764}
+    assert len(conns) - len(tuples) == 21
+    for split in (v for v in tuples.values() if len(v) > 1):
+        for before, after in pairwise(split):
+            idle = (after["datetime"] - before["datetime"]).total_seconds() - float(
+                before["fields"]["duration"]
+            )
+            assert idle > (300 if before["fields"]["proto"] == "tcp" else 60)
+
+
+def test_sample_capture_dns_steps(lan_tap: tuple[list[dict], list], truth: list[tuple[str, dict]]) -> None:
+    dns = [(step, e) for step, e in truth if e["what"].startswith("DNS ")]
+    assert [step for step, _ in dns] == ["S04", "S09", "S15"]
+    for _, evidence in dns:
+        _, qtype, name, _, answer = evidence["what"].split()
+        row = _at(lan_tap[0], evidence, "network_dns")
+        assert (row["dns_question_name"], row["fields"]["qtype_name"], row["fields"]["answers"]) == (
+            name, qtype, answer,
+        )  # fmt: skip
+        assert row["fields"]["rcode_name"] == "NOERROR"
+
+
+def test_sample_capture_beacons_over_tls(
+    lan_tap: tuple[list[dict], list], truth: list[tuple[str, dict]]
+) -> None:
+    hellos = [e for step, e in truth if step == "S09" and e["what"].startswith("TLS ")]
+    assert len(hellos) == 46
+    for evidence in hellos:
+        row = _at(lan_tap[0], evidence, "network_tls")
+        assert row["tls_server_name"] == "telemetry.micros0ft-cdn.example.net"
+        assert (row["fields"]["version"], row["fields"]["established"]) == ("TLSv13", "true")
+    fingerprints = {
+        (r["fields"]["ja3"], r["fields"]["ja4"])
+        for r in lan_tap[0]
+        if r["source"] == "network_tls" and r["tls_server_name"] == "telemetry.micros0ft-cdn.example.net"
+    }
+    assert len(fingerprints) == 1  # one client library behind every beacon
+
+
+def test_sample_capture_ssh_session(lan_tap: tuple[list[dict], list], truth: list[tuple[str, dict]]) -> None:
+    (evidence,) = [e for step, e in truth if step == "S11"]
+    row = _at(lan_tap[0], evidence, "network_ssh")
+    assert row["fields"]["client"] == "SSH-2.0-OpenSSH_for_Windows_8.1"
+    assert row["fields"]["server"] == "SSH-2.0-OpenSSH_8.9p1 Ubuntu-3ubuntu0.6"
+    conn = [
+        r for r in lan_tap[0] if r["source"] == "network_conn" and r["fields"]["uid"] == row["fields"]["uid"]
+    ]
+    assert len(conn) == 1 and conn[0]["network_protocol"] == "ssh"
+    assert conn[0]["community_id"] == row["community_id"] or row["community_id"] is None
+
+
+# -- corpus captures against tshark ----------------------------------------------------------
+
+
+@pytest.mark.parametrize("capture", sorted(CONVERSATIONS))
+def test_connections_as_tshark_counts_them(corpus: Path, capture: str) -> None:
+    rows, _ = _parsed(corpus / PCAP / capture)
+    protos = Counter(r["fields"]["proto"] for r in rows if r["source"] == "network_conn")
+    assert (protos["tcp"], protos["udp"]) == CONVERSATIONS[capture]
+
+
+@pytest.mark.skipif(shutil.which("tshark") is None, reason="tshark is not installed (apt-get install tshark)")
+@pytest.mark.parametrize(
+    "capture", ["chrissanders-packets/arppoison.pcapng", "zeek-traces/http/bro.org.pcap"]
+)
+def test_connections_and_dns_names_live_against_tshark(corpus: Path, capture: str) -> None:
+    path = corpus / PCAP / capture
+    rows, _ = _parsed(path)
+    for proto in ("tcp", "udp"):
+        conversations = sum(
+            "<->" in line for line in _tshark("-r", str(path), "-q", "-z", f"conv,{proto}").splitlines()
+        )
+        assert (
+            sum(1 for r in rows if r["source"] == "network_conn" and r["fields"]["proto"] == proto)
+            == conversations
+        )
+    names = _tshark(
+        "-r", str(path), "-Y", "dns.flags.response == 0", "-T", "fields", "-e", "dns.qry.name"
+    ).split()
+    assert Counter(r["dns_question_name"] for r in rows if r["source"] == "network_dns") == Counter(names)
+
+
+def test_community_id_as_tshark_computes_it(corpus: Path) -> None:
+    """``tshark --enable-protocol communityid -T fields -e communityid`` on get.pcap."""
+    rows, _ = _parsed(corpus / PCAP / "zeek-traces/http/get.pcap")
+    (conn,) = [r for r in rows if r["source"] == "network_conn"]
+    assert conn["community_id"] == "1:yvyB8h+3dnggTZW0UEITWCst97w="
+
+
+@pytest.mark.skipif(shutil.which("tshark") is None, reason="tshark is not installed (apt-get install tshark)")
+@pytest.mark.parametrize(
+    "capture",
+    ["chrissanders-packets/arppoison.pcapng", "chrissanders-packets/http_ip4and6.pcapng",
+     "zeek-traces/linux_dlt_sll2.pcap", "otrf/empire_shell_samr_EnumDomainUsers_2020-09-21193527.cap"],
+)  # fmt: skip
+def test_community_ids_live_against_tshark(corpus: Path, capture: str) -> None:
+    """TCP, UDP, IPv6 and ICMP echo flows. (ICMP errors differ on purpose: tshark hashes the
+    datagram quoted inside them, the Community ID spec the outer header.)"""
+    path = corpus / PCAP / capture
+    rows, _ = _parsed(path)
+    theirs = _tshark("-r", str(path), "--enable-protocol", "communityid", "-T", "fields", "-e", "communityid")
+    assert {r["community_id"] for r in rows if r["source"] == "network_conn"} == set(theirs.split())
+
+
+def test_tls_handshakes_of_the_zeek_traces(corpus: Path) -> None:
+    """Server names, versions and ciphers as Zeek's own ssl.log baselines give them."""
+    rows, _ = _parsed(corpus / PCAP / "zeek-traces/tls/tls13-ech.pcap")
+    tls = [r for r in rows if r["source"] == "network_tls"]
+    assert [(r["tls_server_name"], r["fields"]["version"], r["fields"]["cipher"]) for r in tls] == [
+        ("cloudflare-ech.com", "TLSv13", "TLS_AES_128_GCM_SHA256")
+    ] * 2
+    rows, _ = _parsed(corpus / PCAP / "zeek-traces/tls/tls1.2.pcap")
+    (tls12,) = [r for r in rows if r["source"] == "network_tls"]
+    assert (tls12["fields"]["version"], tls12["fields"]["cipher"], tls12["fields"]["established"]) == (
+        "TLSv12", "TLS_RSA_WITH_RC4_128_MD5", "true",
+    )  # fmt: skip
+
+
+def test_ssh_on_a_non_standard_port(corpus: Path) -> None:
+    """A connection is read by what it says, not by its port."""
+    rows, _ = _parsed(corpus / PCAP / "zeek-traces/ssh/ssh-on-port-80.pcap")
+    ssh = [r for r in rows if r["source"] == "network_ssh"]
+    assert [r["destination_port"] for r in ssh] == [80]
+    assert ssh[0]["fields"]["client"].startswith("SSH-2.0-")
+
+
+# -- bad input --------------------------------------------------------------------------------
+
+
+def test_truncated_and_bad_checksum_captures_are_counted_warnings(corpus: Path) -> None:
+    _, warnings = _parsed(corpus / PCAP / "zeek-traces/trunc/trunc-hdr.pcap")
+    assert [(w.location, w.reason, w.count) for w in warnings] == [
+        ("packets 1", "1 packets not decoded: link layer cut short or malformed: NeedData", 1),
+        ("packets 1", "1 packets cut short by the snap length (decoded as far as captured)", 0),
+    ]
+    rows, warnings = _parsed(corpus / PCAP / "zeek-traces/chksums/ip4-tcp-bad-chksum.pcap")
+    assert [(w.reason, w.count) for w in warnings] == [
+        ("1 of 1 packets with a bad TCP/UDP checksum (used; often checksum offload)", 0)
+    ]
+    (conn,) = [r for r in rows if r["source"] == "network_conn"]
+    assert "C" in conn["fields"]["history"]
+
+
+def test_garbage_after_the_last_packet_and_an_impostor(tmp_path: Path, corpus: Path) -> None:
+    data = (corpus / PCAP / "zeek-traces/http/get.pcap").read_bytes()
+    rows, warnings = artifact_helpers.parse_bytes(PARSER, data + b"\x00" * 7)
+    assert _by_source(rows) == _by_source(_parsed(corpus / PCAP / "zeek-traces/http/get.pcap")[0])
+    assert [(w.reason, w.count) for w in warnings] == [("truncated record header (7 of 16 bytes)", 1)]
+    impostor = tmp_path / "capture.pcap"
+    impostor.write_text("GET / HTTP/1.1\r\nHost: example.com\r\n\r\n")
+    assert sniff(impostor.read_bytes(), str(impostor)) is None or sniff(impostor.read_bytes()).name != "pcap"
+
+
+def test_the_ingest_hashes_and_counts_a_capture(tmp_path: Path, corpus: Path) -> None:
+    path = corpus / PCAP / "zeek-traces/tls/tls1.2.pcap"
+    case, results = artifact_helpers.ingest(tmp_path, path)
+    status, parser, records, lost, warnings = artifact_helpers.summary(results[path.name])
+    assert (status, parser, records, lost, warnings) == ("ok", "pcap", 2, 0, [])
+    got = artifact_helpers.rows(case, path)
+    assert [(r["source"], r["source_record"]) for r in got] == [("network_conn", 1), ("network_tls", 4)]
+    manifest = case.manifest().set_index("path")
+    assert {r["evidence_id"] for r in got} == {manifest.loc[str(path), "sha256"]}
+
+
+def test_options_batch_rows_split_batches(corpus: Path) -> None:
+    path = corpus / PCAP / "chrissanders-packets/synscan.pcapng"
+    with open(path, "rb") as fh:
+        batches = [b for b in PARSER.parse(fh, None, Options(batch_rows=500)) if not hasattr(b, "reason")]
+    assert [b.num_rows for b in batches] == [500, 500, 500, 494]
