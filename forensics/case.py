@@ -58,6 +58,23 @@ _TIMELINE_VIEW = (
     f"CREATE OR REPLACE VIEW timeline AS SELECT {', '.join(CORE_COLUMNS)} "
     f"FROM read_parquet('{STORE}/*/*.parquet', union_by_name = true)"
 )
+# ``fields['k']`` gives a one-value list in older DuckDB and the value in newer ones (2.0 here);
+# ``map_extract`` gives the list in both, so ``map_extract(fields, 'k')[1]`` is the value either way.
+_BEACON_CONNECTIONS = """
+SELECT datetime, source_ip, destination_ip, destination_port,
+       TRY_CAST(map_extract(fields, 'orig_bytes')[1] AS BIGINT) AS orig_bytes
+FROM timeline
+WHERE source = 'network_conn' AND datetime IS NOT NULL
+"""
+_BEACON_NAMES = """
+SELECT DISTINCT source_ip, destination_ip, destination_port, tls_server_name,
+       NULL::VARCHAR AS dns_question_name, NULL::VARCHAR AS answers
+FROM timeline WHERE source = 'network_tls' AND tls_server_name IS NOT NULL
+UNION ALL
+SELECT DISTINCT source_ip, NULL, NULL, NULL, dns_question_name, map_extract(fields, 'answers')[1]
+FROM timeline
+WHERE source = 'network_dns' AND dns_question_name IS NOT NULL AND map_extract(fields, 'answers')[1] IS NOT NULL
+"""
 _TYPES = {pa.int64(): pd.Int64Dtype(), pa.int32(): pd.Int32Dtype(), pa.string(): pd.StringDtype()}
 
 
@@ -147,6 +164,16 @@ class Case:
                 "SELECT evidence_id FROM manifest WHERE status IN ('ok', 'partial')"
             ).fetchall()
         return {r[0] for r in rows}
+
+    def beacons(self, **options: Any) -> pd.DataFrame:
+        """Beacon candidates among the case's ``network_conn`` rows, destinations labelled by
+        its TLS server names and DNS answers; ``options`` as ``forensics.detect.beacons.beacons``
+        takes them (``min_connections``, ``include_internal``, ``internal``...)."""
+        from forensics.detect.beacons import beacons
+
+        conns = self.sql(_BEACON_CONNECTIONS)
+        names = options.pop("names", None)
+        return beacons(conns, names=self.sql(_BEACON_NAMES) if names is None else names, **options)
 
     def ingest(self, paths: Iterable[str | Path], **options: Any) -> Any:
         """Ingest evidence files or folders into this case; see ``forensics.ingest.ingest``."""

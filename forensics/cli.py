@@ -1,8 +1,8 @@
 """``tracehound``: the command line. The only module that parses arguments or prints colour.
 
-Subcommands: ``ingest``, ``timeline``, ``query``, ``export`` (later: detect, chain, triage,
-report). Exit status: 0 on success; 1 when nothing could be ingested or a query failed;
-2 for usage errors.
+Subcommands: ``ingest``, ``hash``, ``timeline``, ``query``, ``export``, ``beacons`` (later:
+detect, chain, triage, report). Exit status: 0 on success; 1 when nothing could be ingested or
+a query failed; 2 for usage errors.
 """
 
 from __future__ import annotations
@@ -11,11 +11,12 @@ import argparse
 import csv
 import sys
 import time
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from datetime import datetime
 from typing import Any
 
 import orjson
+import pandas as pd
 import pyarrow as pa
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
@@ -23,6 +24,7 @@ from rich.table import Table
 
 from forensics import __version__
 from forensics.case import Case, CaseError, timeline_query
+from forensics.detect.beacons import describe_period
 from forensics.export import FORMATS, export
 from forensics.ingest import FileResult, IngestReport
 from forensics.timeutil import zone
@@ -103,6 +105,20 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--format", choices=FORMATS, required=True)
     p.add_argument("--out", required=True)
     p.set_defaults(run=_export)
+
+    p = sub.add_parser("beacons", help="hosts calling one destination at regular intervals (C2 beacons)")
+    p.add_argument("--case", required=True)
+    p.add_argument(
+        "--min-connections", type=int, default=6,
+        help="fewest check-ins (connections within 5 s of each other count once) a pair needs (default: 6)",
+    )  # fmt: skip
+    p.add_argument(
+        "--include-internal", action="store_true",
+        help="also internal -> internal pairs (beacons inside the network; default: internal -> external)",
+    )  # fmt: skip
+    p.add_argument("--limit", type=int, default=None, help="at most this many pairs (table: 50 unless given)")
+    p.add_argument("--format", choices=OUTPUT_FORMATS, default="table")
+    p.set_defaults(run=_beacons)
     return parser
 
 
@@ -227,27 +243,32 @@ def _emit(
     case: Case, sql: str, params: list, fmt: str, err: Console, columns: Sequence[str] | None = None
 ) -> int:
     """Stream a query's rows to standard output in batches."""
-    out = sys.stdout
     with case.connect() as con:
         reader = con.sql(sql, params=params or None).to_arrow_reader(50_000)
         if fmt == "table":
             table = pa.Table.from_batches(list(reader), schema=reader.schema)
             _print_table(table, columns)
             return 0
-        writer = None
-        for batch in reader:
-            rows = batch.to_pylist()
-            if fmt == "csv":
-                if writer is None:
-                    writer = csv.DictWriter(out, fieldnames=batch.schema.names, lineterminator="\n")
-                    writer.writeheader()
-                writer.writerows({k: _cell(v) for k, v in row.items()} for row in rows)
-            else:
-                for row in rows:
-                    out.write(orjson.dumps(row, default=str, option=orjson.OPT_NON_STR_KEYS).decode() + "\n")
-        if writer is None and fmt == "csv":
-            csv.writer(out, lineterminator="\n").writerow(reader.schema.names)
+        _write_batches(reader, reader.schema.names, fmt)
     return 0
+
+
+def _write_batches(batches: Iterable[pa.RecordBatch], names: list[str], fmt: str) -> None:
+    """Rows as CSV (a header, nested values as JSON) or JSON lines on standard output."""
+    out = sys.stdout
+    writer = None
+    for batch in batches:
+        rows = batch.to_pylist()
+        if fmt == "csv":
+            if writer is None:
+                writer = csv.DictWriter(out, fieldnames=names, lineterminator="\n")
+                writer.writeheader()
+            writer.writerows({k: _cell(v) for k, v in row.items()} for row in rows)
+        else:
+            for row in rows:
+                out.write(orjson.dumps(row, default=str, option=orjson.OPT_NON_STR_KEYS).decode() + "\n")
+    if writer is None and fmt == "csv":
+        csv.writer(out, lineterminator="\n").writerow(names)
 
 
 def _export(args: argparse.Namespace, err: Console) -> int:
@@ -255,6 +276,41 @@ def _export(args: argparse.Namespace, err: Console) -> int:
     written, left_out = export(case, args.format, args.out)
     note = f" ({left_out:,} rows without a time left out)" if left_out else ""
     err.print(f"wrote {written:,} rows to {args.out}{note}")
+    return 0
+
+
+def _beacons(args: argparse.Namespace, err: Console) -> int:
+    """Beacon candidates, best score first: a table, or every column as CSV / JSON lines."""
+    case = Case.open(args.case)
+    found = case.beacons(min_connections=args.min_connections, include_internal=args.include_internal)
+    limit = args.limit if args.limit is not None else (50 if args.format == "table" else None)
+    shown = found if limit is None else found.head(limit)
+    if args.format != "table":
+        _write_batches(
+            pa.Table.from_pandas(shown, preserve_index=False).to_batches(), list(shown.columns), args.format
+        )
+        return 0
+    if found.empty:
+        scope = "internal sources" if args.include_internal else "internal -> external pairs"
+        err.print(f"no beacon candidates: no {scope} with {max(args.min_connections, 3)} check-ins or more")
+        return 0
+    console = Console(width=None if sys.stdout.isatty() else 200)
+    view = Table(title="beacon candidates, best first (score = timing x coverage x count x size)")
+    for name in ("score", "source", "destination", "names", "times", "period", "jitter", "first", "last",
+                 "timing", "coverage", "count", "size"):  # fmt: skip
+        numeric = name in ("score", "times", "period", "jitter", "timing", "coverage", "count", "size")
+        view.add_column(name, justify="right" if numeric else "left", no_wrap=True, max_width=40)
+    for row in shown.itertuples(index=False):
+        view.add_row(
+            f"{row.score:.2f}", row.source_ip, row.destination,
+            "" if pd.isna(row.server_names) else row.server_names, str(row.checkins), describe_period(row.period),
+            f"{row.jitter:.0%}", f"{row.first:%Y-%m-%d %H:%M:%S}", f"{row.last:%Y-%m-%d %H:%M:%S}",
+            f"{row.timing_score:.2f}", f"{row.coverage_score:.2f}", f"{row.count_score:.2f}",
+            "" if pd.isna(row.size_score) else f"{row.size_score:.2f}",
+        )  # fmt: skip
+    console.print(view)
+    more = f" ({len(found) - len(shown)} more: --limit)" if len(shown) < len(found) else ""
+    console.print(f"{len(found)} pairs{more}")
     return 0
 
 

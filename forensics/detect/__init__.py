@@ -1,0 +1,1 @@
+"""Detections over a case: each emits findings in one shape."""
