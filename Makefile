@@ -6,11 +6,16 @@ CASE ?= sample_data/demo_case
 
 .PHONY: demo test lint bench clean sample system
 
-# Debian packages the project needs: e2fsprogs (mke2fs builds the sample case's Linux image).
+# Debian packages the project needs: e2fsprogs (mke2fs builds the sample case's Linux image);
+# tshark, the reference the capture tests and benchmark compare with (optional: they skip without).
 system:
 	@command -v mke2fs >/dev/null 2>&1 || command -v /usr/sbin/mke2fs >/dev/null 2>&1 || \
 	  { echo "installing e2fsprogs (mke2fs) with apt-get"; \
 	    $$( [ "$$(id -u)" = 0 ] || echo sudo ) apt-get install -y -q e2fsprogs; }
+	@command -v tshark >/dev/null 2>&1 || \
+	  { echo "installing tshark with apt-get"; \
+	    $$( [ "$$(id -u)" = 0 ] || echo sudo ) env DEBIAN_FRONTEND=noninteractive apt-get install -y -q tshark \
+	    || echo "tshark could not be installed: the tests comparing with it will skip"; }
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 
-from benchmarks import evtx_ingest, fields_storage, image_ingest
+from benchmarks import capture_ingest, evtx_ingest, fields_storage, image_ingest
 
 
 def main() -> None:
@@ -20,6 +20,13 @@ def main() -> None:
         f"== disk image -> timeline, against plaso (generated SRV01 at scale {scale}; largest corpus image)"
     )
     for key, value in image_ingest.main(scale).items():
+        _show(key, value)
+    packets = int(os.environ.get("BENCH_PACKETS", "2000000"))
+    print(
+        f"== packet capture -> case store, against tshark's field export ({packets:,} packets, "
+        f"and {packets // 4:,} for memory; generated once, cached)"
+    )
+    for key, value in capture_ingest.main(packets).items():
         _show(key, value)
 
 
