@@ -112,6 +112,11 @@ class Case:
     def store(self) -> Path:
         return self.root / STORE
 
+    @property
+    def carved(self) -> Path:
+        """Where objects carved from network evidence go (``ingest --carve``), named by sha256."""
+        return self.root / "carved"
+
     @contextmanager
     def connect(self) -> Iterator[duckdb.DuckDBPyConnection]:
         """A DuckDB connection to the case, closed on exit."""

@@ -71,6 +71,10 @@ def _parser() -> argparse.ArgumentParser:
         help="disk images: add the file-system timeline (MACB rows for every file; large)",
     )  # fmt: skip
     p.add_argument(
+        "--carve", action="store_true",
+        help="packet captures: write the files they carry (HTTP, FTP) into CASE/carved, named by sha256",
+    )  # fmt: skip
+    p.add_argument(
         "--defer-hash", action="store_true",
         help="skip the sha256 before parsing (large images); record it later with 'tracehound hash'",
     )  # fmt: skip
@@ -124,7 +128,10 @@ def _parser() -> argparse.ArgumentParser:
 
 def _ingest(args: argparse.Namespace, err: Console) -> int:
     case = Case.open(args.case)
-    options = Options(evtx_backend=args.evtx_backend, timezone=args.timezone, fs_timeline=args.fs_timeline)
+    options = Options(
+        evtx_backend=args.evtx_backend, timezone=args.timezone, fs_timeline=args.fs_timeline,
+        carve_dir=str(case.carved) if args.carve else None,
+    )  # fmt: skip
     started = time.perf_counter()
     with Progress(
         TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TextColumn("{task.fields[rate]}"),

@@ -54,6 +54,9 @@ class Options:
     fs_timeline: bool = False
     host_name: str | None = None
     source_path: str | None = None
+    #: Packet captures: write the objects they carry (HTTP bodies, FTP files) into this folder,
+    #: named by sha256, for the file scanners; None hashes them only.
+    carve_dir: str | None = None
 
 
 class Parser:

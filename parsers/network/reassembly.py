@@ -9,6 +9,7 @@ end. Other connections cost one dictionary lookup per packet. The state lives in
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from parsers.network.decode import Segment
@@ -56,8 +57,16 @@ class Reassembly:
         return out + self.session.end(flow, flow.last_ns)
 
 
-def tcp_packet(flow: Any, from_orig: bool, seg: Segment, ts_ns: int, number: int) -> list[Record]:
-    """Account one TCP segment of ``flow`` to its session; records the session completed."""
+def tcp_packet(
+    flow: Any,
+    from_orig: bool,
+    seg: Segment,
+    ts_ns: int,
+    number: int,
+    open_body: Callable[[Any], Any] | None = None,
+) -> list[Record]:
+    """Account one TCP segment of ``flow`` to its session; records the session completed.
+    ``open_body`` opens a writer for each object a session carries (None: hash only)."""
     app = flow.app
     state = app.get("tcp")
     if state is False:
@@ -72,7 +81,7 @@ def tcp_packet(flow: Any, from_orig: bool, seg: Segment, ts_ns: int, number: int
             app["tcp"] = False
             app.pop("isn", None)
             return []
-        state = app["tcp"] = Reassembly(SESSIONS[kind](), app.pop("isn", {}))
+        state = app["tcp"] = Reassembly(SESSIONS[kind](open_body), app.pop("isn", {}))
         flow.service.append(state.session.service)
     streams = state.streams
     if streams is None:

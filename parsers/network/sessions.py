@@ -14,9 +14,17 @@ RFC 8446 section 5.1 (record layer); RFC 4253 section 4.2 (SSH identification st
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Callable
+from typing import Any, BinaryIO
 
 from parsers.network import tls
+from parsers.network.http import (
+    HttpConversation,
+    files_record,
+    http_record,
+    looks_like_http_request,
+    looks_like_http_response,
+)
 from parsers.network.ssh import parse_ssh_banner
 
 __all__ = ["Session", "SshSession", "TlsSession", "identify"]
@@ -50,11 +58,13 @@ CIPHERS = {
 
 
 def identify(data: bytes, from_orig: bool) -> str | None:
-    """The session kind a connection's first payload bytes announce: "tls", "ssh"."""
+    """The session kind a connection's first payload bytes announce: "tls", "ssh", "http"."""
     if len(data) >= 3 and data[0] == _HANDSHAKE and data[1] == 3 and data[2] <= 4:
         return "tls"
     if data.startswith(b"SSH-"):
         return "ssh"
+    if (from_orig and looks_like_http_request(data)) or (not from_orig and looks_like_http_response(data)):
+        return "http"
     return None
 
 
@@ -67,10 +77,14 @@ def _base(flow: Any, ts_ns: int, packet: int) -> dict[str, Any]:
 
 
 class Session:
-    """What every session does: take pieces of either direction, end with its records."""
+    """What every session does: take pieces of either direction, end with its records.
+    ``open_body`` (sessions that carry objects) opens a writer for each object, or None."""
 
     service = ""
     done = False
+
+    def __init__(self, open_body: Callable[[Any], BinaryIO | None] | None = None) -> None:
+        self.open_body = open_body
 
     def data(self, flow: Any, from_orig: bool, data: bytes, ts_ns: int, packet: int) -> list[Record]:
         raise NotImplementedError
@@ -127,7 +141,8 @@ class TlsSession(Session):
 
     service = "ssl"
 
-    def __init__(self) -> None:
+    def __init__(self, open_body: Callable[[Any], BinaryIO | None] | None = None) -> None:
+        super().__init__(open_body)
         self.buffers = {True: bytearray(), False: bytearray()}
         self.hellos: dict[bool, Any] = {}
         self.first: tuple[int, int] | None = None  # (ts, packet) of the ClientHello's first byte
@@ -228,7 +243,8 @@ class SshSession(Session):
 
     service = "ssh"
 
-    def __init__(self) -> None:
+    def __init__(self, open_body: Callable[[Any], BinaryIO | None] | None = None) -> None:
+        super().__init__(open_body)
         self.buffers = {True: b"", False: b""}
         self.banners: dict[bool, str] = {}
         self.first: tuple[int, int] | None = None
@@ -263,4 +279,39 @@ class SshSession(Session):
         return [("ssh", record)]
 
 
-SESSIONS = {"tls": TlsSession, "ssh": SshSession}
+class HttpSession(Session):
+    """HTTP/1.x transactions (http.log) and the bodies they carry (files.log), bodies hashed and,
+    with ``open_body``, written out (``parsers.network.http``)."""
+
+    service = "http"
+
+    def __init__(self, open_body: Callable[[Any], BinaryIO | None] | None = None) -> None:
+        super().__init__(open_body)
+        self.conversation = HttpConversation(open_body)
+
+    def data(self, flow: Any, from_orig: bool, data: bytes, ts_ns: int, packet: int) -> list[Record]:
+        out = self._records(flow, self.conversation.data(from_orig, data, ts_ns, packet))
+        self.done = not self.conversation.wants_more()
+        return out
+
+    def gap(self, from_orig: bool, size: int) -> None:
+        self.conversation.gap(from_orig, size)
+
+    def end(self, flow: Any, ts_ns: int) -> list[Record]:
+        return self._records(flow, self.conversation.end(ts_ns))
+
+    def weirds(self) -> dict[str, int]:
+        return dict(self.conversation.weirds)
+
+    def _records(self, flow: Any, transactions: list[Any]) -> list[Record]:
+        orig, resp = (flow.resp, flow.orig) if self.conversation.flipped else (flow.orig, flow.resp)
+        out: list[Record] = []
+        for tx in transactions:
+            out.append(("http", http_record(tx, flow.uid, orig, resp) | {"packet": tx.packet}))
+            for body in tx.bodies:
+                packet = tx.packet if body.info.is_orig else tx.response_packet
+                out.append(("files", files_record(body, flow.uid, orig, resp) | {"packet": packet}))
+        return out
+
+
+SESSIONS: dict[str, type[Session]] = {"tls": TlsSession, "ssh": SshSession, "http": HttpSession}

@@ -4,6 +4,7 @@ and compared live when tshark is installed), and bad input as counted warnings."
 
 from __future__ import annotations
 
+import hashlib
 import json
 import shutil
 import subprocess
@@ -18,6 +19,7 @@ import pytest
 from forensics.demo import SAMPLE
 from parsers import sniff
 from parsers.base import Options
+from parsers.network.http import unescape_uri
 from parsers.pcap import PcapParser
 from tests.parsers import artifact_helpers
 
@@ -150,6 +152,49 @@ def test_sample_capture_ssh_session(lan_tap: tuple[list[dict], list], truth: lis
     assert conn[0]["community_id"] == row["community_id"] or row["community_id"] is None
 
 
+def test_sample_capture_http_steps(lan_tap: tuple[list[dict], list], truth: list[tuple[str, dict]]) -> None:
+    """The download (S05), the tool fetched on the server (S12) and the exfiltration (S15)."""
+    http = [(step, e) for step, e in truth if e["what"].startswith("HTTP ")]
+    assert [step for step, _ in http] == ["S05", "S12", "S15"]
+    for _, evidence in http:
+        row = _at(lan_tap[0], evidence, "network_http")
+        words = evidence["what"].split()
+        assert (row["fields"]["method"], row["url_full"], row["event_code"]) == (words[1], words[2], "200")
+        sizes = [int(w.split("-")[0]) for w in words if w.endswith("-byte")]
+        sent = int(row["fields"].get("request_body_len", 0))
+        assert [*([sent] if sent else []), int(row["fields"]["response_body_len"])] == sizes
+
+
+def test_sample_capture_download_is_the_payload(
+    lan_tap: tuple[list[dict], list], truth: list[tuple[str, dict]]
+) -> None:
+    """The body of the S05 download hashes to the payload the workstation saved (WS01/files)."""
+    payload = hashlib.sha256((SAMPLE / "WS01" / "files" / "msupdate.exe").read_bytes()).hexdigest()
+    (evidence,) = [e for step, e in truth if step == "S05"]
+    request = _at(lan_tap[0], evidence, "network_http")
+    (body,) = [
+        r
+        for r in lan_tap[0]
+        if r["source"] == "network_files" and r["fields"]["uid"] == request["fields"]["uid"]
+    ]
+    assert (body["file_hash_sha256"], body["fields"]["mime_type"], body["fields"]["total_bytes"]) == (
+        payload, "application/x-dosexec", "48356",
+    )  # fmt: skip
+    assert (body["source_ip"], body["destination_ip"]) == (request["source_ip"], request["destination_ip"])
+    assert body["fields"]["fuid"] == request["fields"]["resp_fuids"]
+
+
+def test_carving_writes_each_object_once_by_its_hash(tmp_path: Path) -> None:
+    rows, _ = artifact_helpers.parse_bytes(PARSER, LAN_TAP.read_bytes(), Options(carve_dir=str(tmp_path)))
+    files = [r for r in rows if r["source"] == "network_files"]
+    carved = {p.name: p for p in tmp_path.iterdir()}
+    assert set(carved) == {r["file_hash_sha256"] for r in files if r["file_hash_sha256"]}
+    assert all(hashlib.sha256(p.read_bytes()).hexdigest() == name for name, p in carved.items())
+    assert all(r["fields"]["extracted"] == r["file_hash_sha256"] for r in files if r["file_hash_sha256"])
+    payload = (SAMPLE / "WS01" / "files" / "msupdate.exe").read_bytes()
+    assert carved[hashlib.sha256(payload).hexdigest()].read_bytes() == payload
+
+
 # -- corpus captures against tshark ----------------------------------------------------------
 
 
@@ -179,6 +224,54 @@ def test_connections_and_dns_names_live_against_tshark(corpus: Path, capture: st
         "-r", str(path), "-Y", "dns.flags.response == 0", "-T", "fields", "-e", "dns.qry.name"
     ).split()
     assert Counter(r["dns_question_name"] for r in rows if r["source"] == "network_dns") == Counter(names)
+
+
+#: HTTP captures and their requests as tshark lists them (``-Y http.request``).
+HTTP_REQUESTS = {
+    "zeek-traces/http/bro.org.pcap": 31,
+    "chrissanders-packets/http_google.pcapng": 1,
+    "chrissanders-packets/http_dvwa_sqlinjection.pcapng": 3,
+    "chrissanders-packets/http_ip4and6.pcapng": 2,
+    "chrissanders-packets/http_post.pcapng": 2,
+}
+
+
+@pytest.mark.parametrize("capture", sorted(HTTP_REQUESTS))
+def test_http_requests_as_tshark_counts_them(corpus: Path, capture: str) -> None:
+    rows, _ = _parsed(corpus / PCAP / capture)
+    assert sum(r["source"] == "network_http" for r in rows) == HTTP_REQUESTS[capture]
+
+
+@pytest.mark.skipif(shutil.which("tshark") is None, reason="tshark is not installed (apt-get install tshark)")
+@pytest.mark.parametrize("capture", sorted(HTTP_REQUESTS))
+def test_http_hosts_and_uris_live_against_tshark(corpus: Path, capture: str) -> None:
+    """Method, Host and URI of every request (Zeek logs the URI %-decoded; so do we)."""
+    path = corpus / PCAP / capture
+    rows, _ = _parsed(path)
+    listed = _tshark("-r", str(path), "-Y", "http.request", "-T", "fields", "-E", "separator=|",
+                     "-e", "http.request.method", "-e", "http.host", "-e", "http.request.uri")  # fmt: skip
+    theirs = Counter(
+        (method, host or None, unescape_uri(uri))
+        for method, host, uri in (line.split("|") for line in listed.splitlines())
+    )
+    ours = Counter(
+        (r["fields"]["method"], r["fields"].get("host"), r["fields"]["uri"])
+        for r in rows
+        if r["source"] == "network_http"
+    )
+    assert ours == theirs
+
+
+def test_http_bodies_hash_as_zeek_does(corpus: Path) -> None:
+    """get.pcap: Zeek's files.log gives md5 397168fd09991a0e712254df7bc639ac and sha1
+    1dd7ac0398df6cbc0696445a91ec681facf4dc47 for CHANGES.bro-aux.txt (4,705 bytes)."""
+    rows, _ = _parsed(corpus / PCAP / "zeek-traces/http/get.pcap")
+    (body,) = [r for r in rows if r["source"] == "network_files"]
+    assert (body["fields"]["md5"], body["fields"]["sha1"], body["fields"]["total_bytes"]) == (
+        "397168fd09991a0e712254df7bc639ac", "1dd7ac0398df6cbc0696445a91ec681facf4dc47", "4705",
+    )  # fmt: skip
+    (request,) = [r for r in rows if r["source"] == "network_http"]
+    assert request["url_full"] == "http://bro.org/download/CHANGES.bro-aux.txt"
 
 
 def test_community_id_as_tshark_computes_it(corpus: Path) -> None:
