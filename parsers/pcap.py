@@ -27,7 +27,7 @@ from parsers.network.carving import Carver
 from parsers.network.decode import Defragmenter, decode
 from parsers.network.dns import DnsInspector
 from parsers.network.flows import Flow, FlowTable
-from parsers.network.reassembly import tcp_packet
+from parsers.network.reassembly import Context, tcp_packet
 from parsers.network.records import to_row
 
 __all__ = ["PcapParser"]
@@ -69,7 +69,7 @@ class PcapParser(Parser):
         failed: dict[str, _Tally] = {}
         cut, bad_checksum = _Tally(), _Tally()
         weirds: Counter[str] = Counter()
-        open_body = Carver(options.carve_dir).open if options.carve_dir else None
+        context = Context(Carver(options.carve_dir).open if options.carve_dir else None)
         packets = 0
 
         def emit(log: str, record: dict) -> None:
@@ -112,7 +112,7 @@ class PcapParser(Parser):
             if done or packets % 65536 == 0:
                 defrag.expire(table.now)
             if segment.proto == 6:
-                for log, record in tcp_packet(flow, from_orig, segment, ts_ns, packet.number, open_body):
+                for log, record in tcp_packet(flow, from_orig, segment, ts_ns, packet.number, context):
                     emit(log, record)
             if segment.payload and dns.wants(segment.proto, segment.sport, segment.dport):
                 for record in dns.packet(flow, from_orig, segment.payload, ts_ns, packet.number):

@@ -605,6 +605,7 @@ def files_record(
     orig: tuple[str, int] | None = None,
     resp: tuple[str, int] | None = None,
     extracted: str | None = None,
+    source: str = "HTTP",
 ) -> dict[str, Any]:
     """A body as a Zeek files.log record (Zeek 7 shape: ``uid`` and ``id.*`` of the connection).
     ``ts`` is the time of its first byte, ``duration`` to its last. Hashes are left out when
@@ -614,7 +615,7 @@ def files_record(
     duration = (body.last_ts_ns - body.first_ts_ns) / 1e9
     return {
         "ts": body.first_ts_ns, "fuid": file_uid(uid, info.is_orig, info.trans_depth), "uid": uid,
-        **_endpoints(orig, resp), "source": "HTTP", "mime_type": body.mime_type,
+        **_endpoints(orig, resp), "source": source, "mime_type": body.mime_type,
         "filename": info.filename, "duration": f"{duration:.6f}", "is_orig": info.is_orig,
         "seen_bytes": body.size, "total_bytes": body.total_bytes, "missing_bytes": body.missing_bytes,
         "md5": body.md5 if whole else None, "sha1": body.sha1 if whole else None,

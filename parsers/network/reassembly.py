@@ -13,10 +13,11 @@ from collections.abc import Callable
 from typing import Any
 
 from parsers.network.decode import Segment
+from parsers.network.ftp import Channels, FtpDataSession, FtpSession
 from parsers.network.sessions import SESSIONS, Record, Session, identify
 from parsers.network.streams import Piece, TcpStream
 
-__all__ = ["Reassembly", "tcp_packet"]
+__all__ = ["Context", "Reassembly", "tcp_packet"]
 
 _SYN, _ACK = 0x02, 0x10
 
@@ -57,16 +58,31 @@ class Reassembly:
         return out + self.session.end(flow, flow.last_ns)
 
 
+class Context:
+    """What sessions of one capture share: where carried objects go (``open_body``: a writer
+    per object, None to hash only) and the FTP data connections announced so far."""
+
+    __slots__ = ("channels", "open_body")
+
+    def __init__(self, open_body: Callable[[Any], Any] | None = None) -> None:
+        self.open_body = open_body
+        self.channels = Channels()
+
+    def session(self, flow: Any, data: bytes, from_orig: bool) -> Any:
+        """The session for a connection whose first payload is ``data``; None: not read."""
+        channel = self.channels.claim(flow.resp)
+        if channel is not None:
+            return FtpDataSession(channel, self.open_body)
+        kind = identify(data, from_orig, flow.resp[1])
+        if kind == "ftp":
+            return FtpSession(self.open_body, self.channels)
+        return SESSIONS[kind](self.open_body) if kind else None
+
+
 def tcp_packet(
-    flow: Any,
-    from_orig: bool,
-    seg: Segment,
-    ts_ns: int,
-    number: int,
-    open_body: Callable[[Any], Any] | None = None,
+    flow: Any, from_orig: bool, seg: Segment, ts_ns: int, number: int, context: Context
 ) -> list[Record]:
-    """Account one TCP segment of ``flow`` to its session; records the session completed.
-    ``open_body`` opens a writer for each object a session carries (None: hash only)."""
+    """Account one TCP segment of ``flow`` to its session; records the session completed."""
     app = flow.app
     state = app.get("tcp")
     if state is False:
@@ -76,12 +92,12 @@ def tcp_packet(
             app.setdefault("isn", {})[from_orig] = seg.seq
         if not seg.payload:
             return []
-        kind = identify(seg.payload, from_orig)
-        if kind is None:
+        session = context.session(flow, seg.payload, from_orig)
+        if session is None:
             app["tcp"] = False
             app.pop("isn", None)
             return []
-        state = app["tcp"] = Reassembly(SESSIONS[kind](open_body), app.pop("isn", {}))
+        state = app["tcp"] = Reassembly(session, app.pop("isn", {}))
         flow.service.append(state.session.service)
     streams = state.streams
     if streams is None:

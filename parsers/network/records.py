@@ -246,6 +246,21 @@ def _files(r: _Record, log: str) -> str:
     )  # fmt: skip
 
 
+def _ftp(r: _Record, log: str) -> str:
+    """ftp.log: ``ftp RETR robots.txt -> 226 Transfer complete. (anonymous)``; the user becomes
+    ``user_name``, the file named by a transfer ``file_path``."""
+    r.row.update(event_action="ftp-command", network_protocol="ftp")
+    command, arg = r.text("command"), r.text("arg")
+    r.row["user_name"] = r.text("user")
+    if command in ("RETR", "STOR", "STOU", "APPE", "DELE") and arg:
+        r.row["file_path"] = arg
+    code, reply = r.text("reply_code"), r.text("reply_msg")
+    return _join(
+        ["ftp", command, arg if command != "PASS" else None, code and f"-> {code}", reply,
+         r.get("user") and f"({r.text('user')})"]
+    )  # fmt: skip
+
+
 def _ssh(r: _Record, log: str) -> str:
     """ssh.log: ``ssh SSH-2.0-OpenSSH_8.2 -> SSH-2.0-OpenSSH_7.4 10.0.0.5:50000 -> 203.0.113.9:22
     auth failed (3 attempts)``."""
@@ -393,6 +408,7 @@ MAPPINGS: dict[str, Callable[[_Record, str], str]] = {
     "x509": _x509,
     "files": _files,
     "ssh": _ssh,
+    "ftp": _ftp,
     "kerberos": _kerberos,
     "smb_files": _smb_files,
     "smb_mapping": _smb_mapping,

@@ -18,6 +18,7 @@ from collections.abc import Callable
 from typing import Any, BinaryIO
 
 from parsers.network import tls
+from parsers.network.ftp import looks_like_ftp
 from parsers.network.http import (
     HttpConversation,
     files_record,
@@ -57,14 +58,21 @@ CIPHERS = {
 }  # fmt: skip
 
 
-def identify(data: bytes, from_orig: bool) -> str | None:
-    """The session kind a connection's first payload bytes announce: "tls", "ssh", "http"."""
+#: Ports where a 220 greeting means FTP rather than SMTP.
+FTP_PORTS = frozenset({21, 2121})
+
+
+def identify(data: bytes, from_orig: bool, port: int = 0) -> str | None:
+    """The session kind a connection's first payload bytes announce: "tls", "ssh", "http", or
+    "ftp" (with the responder's ``port``: SMTP greets with 220 too)."""
     if len(data) >= 3 and data[0] == _HANDSHAKE and data[1] == 3 and data[2] <= 4:
         return "tls"
     if data.startswith(b"SSH-"):
         return "ssh"
     if (from_orig and looks_like_http_request(data)) or (not from_orig and looks_like_http_response(data)):
         return "http"
+    if port in FTP_PORTS and looks_like_ftp(data, from_orig):
+        return "ftp"
     return None
 
 

@@ -274,6 +274,53 @@ def test_http_bodies_hash_as_zeek_does(corpus: Path) -> None:
     assert request["url_full"] == "http://bro.org/download/CHANGES.bro-aux.txt"
 
 
+def test_the_pe_download_capture_yields_the_pe_hash(corpus: Path) -> None:
+    """pe-single.pcap is an FTP session (vsFTPd, passive mode); of the data connections of its
+    four RETRs only one was captured. tshark --export-objects ftp-data writes VMwareXferlogs.exe,
+    43,568 bytes, sha256 b53d48d4...ca8c."""
+    rows, _ = _parsed(corpus / PCAP / "zeek-traces/pe/pe-single.pcap")
+    (pe,) = [r for r in rows if r["source"] == "network_files"]
+    assert (pe["file_path"], pe["file_hash_sha256"], pe["fields"]["mime_type"], pe["fields"]["seen_bytes"]) == (
+        "VMwareXferlogs.exe", "b53d48d42cfcddf6fdb9a39ef0f7a1d01b9d6388b8b4ff6d4d7bc9423f87ca8c",
+        "application/x-dosexec", "43568",
+    )  # fmt: skip
+    assert pe["fields"]["source"] == "FTP_DATA" and pe["source_record"] == 56
+    control = [r for r in rows if r["source"] == "network_ftp"]
+    assert pe["fields"]["ftp_uid"] == control[0]["fields"]["uid"]
+    retrs = [
+        (r["fields"]["arg"], r["fields"]["reply_code"]) for r in control if r["fields"]["command"] == "RETR"
+    ]
+    # tshark -Y 'ftp.request.command == "RETR"': frames 35, 43, 54, 116, each answered 226.
+    assert retrs == [
+        ("MSVIDEO.DLL", "226"),
+        ("NOTEPAD.EXE", "226"),
+        ("VMwareXferlogs.exe", "226"),
+        ("test1.bin", "226"),
+    ]
+    assert control[0]["user_name"] == "anonymous"
+
+
+def test_ftp_passive_and_active_data_connections(corpus: Path) -> None:
+    """ipv4.pcap: LIST and RETR robots.txt in passive mode, then again with PORT (the server
+    connects back): four files, the two listings and the two copies of robots.txt alike."""
+    rows, _ = _parsed(corpus / PCAP / "zeek-traces/ftp/ipv4.pcap")
+    files = [
+        (r["file_path"], r["fields"]["seen_bytes"], r["source_ip"])
+        for r in rows
+        if r["source"] == "network_files"
+    ]
+    assert files == [
+        (None, "342", "141.142.220.235"), ("robots.txt", "77", "141.142.220.235"),
+        (None, "342", "199.233.217.249"), ("robots.txt", "77", "199.233.217.249"),
+    ]  # fmt: skip
+    hashes = [r["file_hash_sha256"] for r in rows if r["source"] == "network_files"]
+    assert hashes[0] == hashes[2] and hashes[1] == hashes[3] and hashes[0] != hashes[1]
+    conns = {r["fields"]["uid"]: r["network_protocol"] for r in rows if r["source"] == "network_conn"}
+    assert sorted(conns.values()) == ["ftp", "ftp-data", "ftp-data", "ftp-data", "ftp-data"]
+    (password,) = {r["fields"].get("password") for r in rows if r["source"] == "network_ftp"} - {None}
+    assert password == "test"  # anonymous: the password is an e-mail address, logged as Zeek does
+
+
 def test_community_id_as_tshark_computes_it(corpus: Path) -> None:
     """``tshark --enable-protocol communityid -T fields -e communityid`` on get.pcap."""
     rows, _ = _parsed(corpus / PCAP / "zeek-traces/http/get.pcap")
