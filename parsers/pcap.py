@@ -81,13 +81,15 @@ class PcapParser(Parser):
 
         def ended(flows: list[Flow]) -> None:
             for flow in flows:
-                for record in dns.closed(flow):
-                    emit("dns", record)
                 reassembly = flow.app.get("tcp")
                 if reassembly:
                     for log, record in reassembly.finish(flow):
                         emit(log, record)
                     weirds.update(reassembly.session.weirds())
+                for record in dns.closed(flow):
+                    emit("dns", record)
+                if "dns_malformed" in flow.app:
+                    weirds["DNS_malformed_message"] += flow.app["dns_malformed"]
                 emit("conn", flow.record())
 
         for item in read_capture(fh):
@@ -114,7 +116,7 @@ class PcapParser(Parser):
             if segment.proto == 6:
                 for log, record in tcp_packet(flow, from_orig, segment, ts_ns, packet.number, context):
                     emit(log, record)
-            if segment.payload and dns.wants(segment.proto, segment.sport, segment.dport):
+            elif segment.payload and dns.wants(segment.proto, segment.sport, segment.dport):
                 for record in dns.packet(flow, from_orig, segment.payload, ts_ns, packet.number):
                     emit("dns", record)
             if len(builder) >= options.batch_rows:

@@ -11,6 +11,8 @@ References: RFC 1035; IANA DNS parameters (type and RCODE names); Zeek base/prot
 from __future__ import annotations
 
 import socket
+import struct
+from types import SimpleNamespace
 from typing import Any
 
 import dpkt
@@ -44,6 +46,48 @@ def _answer(rr: Any) -> str:
     return f"<{QTYPES.get(rr.type, rr.type)}>"
 
 
+def _message(payload: bytes) -> Any:
+    """The DNS message (dpkt's), or the lenient reading when dpkt refuses a record type it does
+    not know (DNSKEY, RRSIG, NSEC...); None when it is not a DNS message."""
+    try:
+        return dpkt.dns.DNS(payload)
+    except dpkt.UnpackError:
+        return _lenient(payload)
+    except (dpkt.NeedData, IndexError, UnicodeDecodeError, struct.error):
+        return None
+
+
+def _lenient(buf: bytes) -> Any:
+    """Header, questions and answers with names, addresses and TTLs, any record type."""
+    try:
+        ident, flags, qdcount, ancount = struct.unpack_from("!4H", buf)
+        off = 12
+        questions = []
+        for _ in range(qdcount):
+            name, off = dpkt.dns.unpack_name(buf, off)
+            qtype, qclass = struct.unpack_from("!HH", buf, off)
+            off += 4
+            questions.append(SimpleNamespace(name=name, type=qtype, cls=qclass))
+        answers = []
+        for _ in range(ancount):
+            name, off = dpkt.dns.unpack_name(buf, off)
+            rtype, rclass, ttl, length = struct.unpack_from("!HHIH", buf, off)
+            off += 10
+            rr = SimpleNamespace(name=name, type=rtype, cls=rclass, ttl=ttl, rdata=buf[off : off + length])
+            if rtype in (2, 5, 12):
+                rr.cname = dpkt.dns.unpack_name(buf, off)[0]
+            elif rtype == 15:
+                rr.mxname = dpkt.dns.unpack_name(buf, off + 2)[0]
+            off += length
+            answers.append(rr)
+    except (dpkt.UnpackError, dpkt.NeedData, IndexError, UnicodeDecodeError, struct.error):
+        return None
+    return SimpleNamespace(
+        id=ident, qr=flags >> 15, aa=(flags >> 10) & 1, tc=(flags >> 9) & 1, rd=(flags >> 8) & 1,
+        ra=(flags >> 7) & 1, rcode=flags & 0xF, qd=questions, an=answers,
+    )  # fmt: skip
+
+
 class DnsInspector:
     """Pairs queries with responses per flow and emits dns.log records."""
 
@@ -58,9 +102,8 @@ class DnsInspector:
             if len(payload) < 2 or int.from_bytes(payload[:2], "big") != len(payload) - 2:
                 return []
             payload = payload[2:]
-        try:
-            message = dpkt.dns.DNS(payload)
-        except (dpkt.UnpackError, dpkt.NeedData, IndexError, UnicodeDecodeError):
+        message = _message(payload)
+        if message is None:
             flow.app["dns_malformed"] = flow.app.get("dns_malformed", 0) + 1
             return []
         if "dns" not in flow.service:

@@ -18,6 +18,7 @@ from collections.abc import Callable
 from typing import Any, BinaryIO
 
 from parsers.network import tls
+from parsers.network.dns import DNS_PORTS, DnsInspector
 from parsers.network.ftp import looks_like_ftp
 from parsers.network.http import (
     HttpConversation,
@@ -63,8 +64,9 @@ FTP_PORTS = frozenset({21, 2121})
 
 
 def identify(data: bytes, from_orig: bool, port: int = 0) -> str | None:
-    """The session kind a connection's first payload bytes announce: "tls", "ssh", "http", or
-    "ftp" (with the responder's ``port``: SMTP greets with 220 too)."""
+    """The session kind a connection's first payload bytes announce: "tls", "ssh", "http"; with
+    the responder's ``port``, "ftp" (SMTP greets with 220 too) and "dns" (DNS over TCP, whose
+    first bytes are a length)."""
     if len(data) >= 3 and data[0] == _HANDSHAKE and data[1] == 3 and data[2] <= 4:
         return "tls"
     if data.startswith(b"SSH-"):
@@ -73,6 +75,8 @@ def identify(data: bytes, from_orig: bool, port: int = 0) -> str | None:
         return "http"
     if port in FTP_PORTS and looks_like_ftp(data, from_orig):
         return "ftp"
+    if port in DNS_PORTS:
+        return "dns"
     return None
 
 
@@ -322,4 +326,34 @@ class HttpSession(Session):
         return out
 
 
-SESSIONS: dict[str, type[Session]] = {"tls": TlsSession, "ssh": SshSession, "http": HttpSession}
+class DnsTcpSession(Session):
+    """DNS over TCP: two-byte length-prefixed messages (RFC 1035 4.2.2, RFC 7766), which may span
+    segments; paired and logged by the same ``DnsInspector`` as DNS over UDP."""
+
+    service = "dns"
+
+    def __init__(self, open_body: Callable[[Any], BinaryIO | None] | None = None) -> None:
+        super().__init__(open_body)
+        self.buffers = {True: b"", False: b""}
+        self.inspector = DnsInspector()
+
+    def data(self, flow: Any, from_orig: bool, data: bytes, ts_ns: int, packet: int) -> list[Record]:
+        buffer = self.buffers[from_orig] + data
+        out: list[Record] = []
+        while len(buffer) >= 2:
+            size = 2 + int.from_bytes(buffer[:2], "big")
+            if len(buffer) < size:
+                break
+            out += [("dns", r) for r in self.inspector.packet(flow, from_orig, buffer[:size], ts_ns, packet)]
+            buffer = buffer[size:]
+        self.buffers[from_orig] = buffer
+        return out
+
+    def gap(self, from_orig: bool, size: int) -> None:
+        self.buffers[from_orig] = b""
+        self.done = True  # message boundaries are lost with the bytes
+
+
+SESSIONS: dict[str, type[Session]] = {
+    "tls": TlsSession, "ssh": SshSession, "http": HttpSession, "dns": DnsTcpSession,
+}  # fmt: skip

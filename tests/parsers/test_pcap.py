@@ -321,6 +321,22 @@ def test_ftp_passive_and_active_data_connections(corpus: Path) -> None:
     assert password == "test"  # anonymous: the password is an e-mail address, logged as Zeek does
 
 
+def test_dns_over_tcp_and_record_types_dpkt_does_not_know(corpus: Path) -> None:
+    """dns_tcp.pcapng: ANY ripe.net over UDP (2 DNSKEY answers), then over TCP, the response
+    split over two segments (tshark frames 8 and 10: 8 DNSKEY/RRSIG/DS answers)."""
+    rows, warnings = _parsed(corpus / PCAP / "chrissanders-packets/dns_tcp.pcapng")
+    dns = [
+        (r["source_record"], r["fields"]["proto"], r["fields"]["answers"])
+        for r in rows
+        if r["source"] == "network_dns"
+    ]
+    assert dns == [
+        (1, "udp", "<DNSKEY>,<DNSKEY>"),
+        (6, "tcp", "<DNSKEY>,<DNSKEY>,<DNSKEY>,<DNSKEY>,<RRSIG>,<DS>,<DS>,<RRSIG>"),
+    ]
+    assert warnings == []
+
+
 def test_community_id_as_tshark_computes_it(corpus: Path) -> None:
     """``tshark --enable-protocol communityid -T fields -e communityid`` on get.pcap."""
     rows, _ = _parsed(corpus / PCAP / "zeek-traces/http/get.pcap")
