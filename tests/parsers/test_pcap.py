@@ -16,6 +16,8 @@ from pathlib import Path
 
 import pytest
 
+from forensics import Case
+from forensics.cli import main
 from forensics.demo import SAMPLE
 from parsers import sniff
 from parsers.base import Options
@@ -381,6 +383,22 @@ def test_ssh_on_a_non_standard_port(corpus: Path) -> None:
     assert ssh[0]["fields"]["client"].startswith("SSH-2.0-")
 
 
+def test_every_corpus_capture_gives_rows_or_reasons(corpus: Path) -> None:
+    """All 112 captures parse; the only ones without a row carry no IP at all (802.11
+    authentication, ARP: tshark shows no IP in them) or have their only packet cut (warned)."""
+    captures = sorted(p for p in (corpus / PCAP).rglob("*") if p.suffix in (".pcap", ".pcapng", ".cap"))
+    assert len(captures) == 112
+    silent, sources = [], Counter()
+    for path in captures:
+        rows, warnings = _parsed(path)
+        sources.update(r["source"] for r in rows)
+        if not rows and not warnings:
+            silent.append(path.name)
+        assert all(w.location for w in warnings)
+    assert silent == ["3e80211_wpaauth.pcapng", "arp_gratuitous.pcapng", "snap-arp.pcapng"]
+    assert set(sources) == {f"network_{s}" for s in ("conn", "dns", "http", "files", "ftp", "tls", "ssh")}
+
+
 # -- bad input --------------------------------------------------------------------------------
 
 
@@ -417,6 +435,19 @@ def test_the_ingest_hashes_and_counts_a_capture(tmp_path: Path, corpus: Path) ->
     assert [(r["source"], r["source_record"]) for r in got] == [("network_conn", 1), ("network_tls", 4)]
     manifest = case.manifest().set_index("path")
     assert {r["evidence_id"] for r in got} == {manifest.loc[str(path), "sha256"]}
+
+
+def test_ingest_carve_writes_the_bodies_into_the_case(tmp_path: Path, corpus: Path) -> None:
+    """``tracehound ingest --carve``: get.pcap's one body lands in CASE/carved under its sha256."""
+    path = corpus / PCAP / "zeek-traces/http/get.pcap"
+    assert main(["ingest", str(path), "--case", str(tmp_path / "case"), "--carve", "--quiet"]) == 0
+    case = Case.open(tmp_path / "case")
+    (sha256,) = case.sql(
+        "SELECT file_hash_sha256 FROM timeline WHERE source = 'network_files'"
+    ).file_hash_sha256
+    assert [p.name for p in case.carved.iterdir()] == [sha256]
+    body = (case.carved / sha256).read_bytes()
+    assert len(body) == 4705 and body.startswith(b"\n0.26 | 2012-08-24 15:10:04 -0700\n")
 
 
 def test_options_batch_rows_split_batches(corpus: Path) -> None:
