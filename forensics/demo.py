@@ -3,8 +3,8 @@
 The evidence is ``sample_data/case01`` (written by ``python -m forensics.samples``; see its
 README for the story). The demo ingests the evidence folders of the two hosts and the
 network into a case (``sample_data/demo_case``), prints the ingest summary, then the WS01
-timeline from the phishing document to the payload's first beacon. As more parsers land
-(disk images, captures), the same run picks up SRV01's image and the LAN capture.
+timeline from the phishing document to the payload's first beacon, SRV01's side (its disk
+image), and from the LAN capture the beacon found by its period and the files carried over HTTP.
 """
 
 from __future__ import annotations
@@ -48,6 +48,16 @@ def main(argv: list[str] | None = None) -> int:
     cli([
         "timeline", "--case", str(case), "--start", "2026-03-10T11:05:00Z", "--end", "2026-03-10T11:17:00Z",
         "--host", "srv01", "--grep", "bob", "--limit", "30",
+    ])  # fmt: skip
+    print("\nLAN tap: hosts calling outside at a regular period (C2 beacons first)")
+    cli(["beacons", "--case", str(case), "--limit", "5"])
+    print("\nLAN tap: executables fetched from outside and data posted out (hashes as in Zeek's files.log)")
+    cli([
+        "query", "--case", str(case), "--sql",
+        "SELECT datetime, source_ip, destination_ip, message FROM timeline "
+        "WHERE source IN ('network_http', 'network_files') AND NOT regexp_matches(destination_ip, '^10\\.') "
+        "AND (regexp_matches(message, 'x-dosexec|x-executable') OR map_extract(fields, 'method')[1] = 'POST' "
+        "OR map_extract(fields, 'is_orig')[1] = 'true') ORDER BY datetime",
     ])  # fmt: skip
     print(f"\nevidence:     {args.evidence.resolve()} (story in README.md, answers in ground_truth.json)")
     print(f"case:         {case.resolve()} (case.duckdb, store/*.parquet)")

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import hashlib
 from pathlib import Path
 
 from forensics import Case
-from forensics.demo import main
+from forensics.demo import SAMPLE, main
 from forensics.samples import payloads, story
 
 
@@ -37,3 +38,16 @@ def test_demo_shows_the_server_side_in_utc(tmp_path: Path) -> None:
     assert logon.user_name[0] == "bob"
     assert logon.datetime[0] == (story.attack_time("S11") + story.SSH_AUTH_DELAY).replace(microsecond=0)
     assert logon.fields[0]["time_zone"] == "Europe/Berlin"
+
+
+def test_demo_reads_the_lan_tap(tmp_path: Path) -> None:
+    """The capture's download carries the payload the workstation saved, and the beacon ranks first."""
+    assert main(["--case", str(tmp_path / "case")]) == 0
+    case = Case.open(tmp_path / "case")
+    payload = hashlib.sha256((SAMPLE / "WS01" / "files" / "msupdate.exe").read_bytes()).hexdigest()
+    download = case.sql(
+        f"SELECT source_ip, destination_ip FROM timeline WHERE file_hash_sha256 = '{payload}'"
+    )
+    assert list(download.itertuples(index=False, name=None)) == [(story.WS01.ip, story.PAYLOAD_HOST.ip)]
+    best = case.beacons().iloc[0]
+    assert (best.source_ip, best.destination_ip, best.connections) == (story.WS01.ip, story.C2.ip, 46)
