@@ -46,7 +46,8 @@ def test_demo_reads_the_lan_tap(tmp_path: Path) -> None:
     case = Case.open(tmp_path / "case")
     payload = hashlib.sha256((SAMPLE / "WS01" / "files" / "msupdate.exe").read_bytes()).hexdigest()
     download = case.sql(
-        f"SELECT source_ip, destination_ip FROM timeline WHERE file_hash_sha256 = '{payload}'"
+        "SELECT source_ip, destination_ip FROM timeline "
+        f"WHERE source = 'network_files' AND file_hash_sha256 = '{payload}'"
     )
     assert list(download.itertuples(index=False, name=None)) == [(story.WS01.ip, story.PAYLOAD_HOST.ip)]
     best = case.beacons().iloc[0]
