@@ -19,7 +19,6 @@ import pytest
 from forensics import Case
 from forensics.cli import main
 from forensics.demo import SAMPLE
-from parsers import sniff
 from parsers.base import Options
 from parsers.network.http import unescape_uri
 from parsers.pcap import PcapParser
@@ -421,9 +420,30 @@ def test_garbage_after_the_last_packet_and_an_impostor(tmp_path: Path, corpus: P
     rows, warnings = artifact_helpers.parse_bytes(PARSER, data + b"\x00" * 7)
     assert _by_source(rows) == _by_source(_parsed(corpus / PCAP / "zeek-traces/http/get.pcap")[0])
     assert [(w.reason, w.count) for w in warnings] == [("truncated record header (7 of 16 bytes)", 1)]
-    impostor = tmp_path / "capture.pcap"
-    impostor.write_text("GET / HTTP/1.1\r\nHost: example.com\r\n\r\n")
-    assert sniff(impostor.read_bytes(), str(impostor)) is None or sniff(impostor.read_bytes()).name != "pcap"
+
+
+def test_impostors_and_unknown_link_types(tmp_path: Path, corpus: Path) -> None:
+    """Files named .pcap are read by what they are; a link type we cannot decode is a counted
+    warning with packet numbers, and the capture's other interfaces still give their rows."""
+    text = tmp_path / "notes.pcap"
+    text.write_text("GET / HTTP/1.1\r\nHost: example.com\r\n\r\n")
+    evtx = tmp_path / "capture.pcap"
+    evtx.write_bytes((corpus / "evtx/deepbluecli/new-user-security.evtx").read_bytes())
+    _, results = artifact_helpers.ingest(tmp_path, text, evtx)
+    assert (results["notes.pcap"].status, results["notes.pcap"].parser) == ("unrecognised", None)
+    assert (results["capture.pcap"].status, results["capture.pcap"].parser) == ("ok", "windows_evtx")
+    # A pcap header declaring link type 147 (USER0), then the 14 frames of get.pcap.
+    data = bytearray((corpus / PCAP / "zeek-traces/http/get.pcap").read_bytes())
+    data[20:24] = (147).to_bytes(4, "little")
+    rows, warnings = artifact_helpers.parse_bytes(PARSER, bytes(data))
+    assert rows == []
+    assert [(w.location, w.reason, w.count) for w in warnings] == [
+        (
+            "packets 1, 2, 3, 4, 5, 6, 7, 8, 9, 10 and 4 more",
+            "14 packets not decoded: unsupported link type 147",
+            14,
+        )
+    ]
 
 
 def test_the_ingest_hashes_and_counts_a_capture(tmp_path: Path, corpus: Path) -> None:
