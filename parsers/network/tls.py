@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass
+from typing import Any
 
 __all__ = [
     "MAX_HELLO",
@@ -401,45 +402,44 @@ def _from_message(message: bytes, wanted: int) -> bytes | None:
     return message[4 : 4 + length]
 
 
-def parse_client_hello(data: bytes) -> ClientHello | None:
-    """The ClientHello at the start of a TLS record stream, or None (not TLS, incomplete)."""
+def _hello(data: bytes, wanted: int, parse: Any) -> Any:
+    """The ``wanted`` hello at the start of a record stream, read by ``parse``; None when the
+    stream is not TLS, incomplete or malformed."""
     try:
-        got = _first_handshake(bytes(data), HANDSHAKE_CLIENT_HELLO)
-        if not isinstance(got, tuple):
-            return None
-        return _parse_client_body(*got)
+        got = _first_handshake(bytes(data), wanted)
+        return parse(*got) if isinstance(got, tuple) else None
     except _Short:
         return None
+
+
+def _hello_message(message: bytes, wanted: int, parse: Any) -> Any:
+    """The ``wanted`` hello given as a bare handshake message (QUIC), read by ``parse``."""
+    try:
+        body = _from_message(bytes(message), wanted)
+        return None if body is None else parse(body, None)
+    except _Short:
+        return None
+
+
+def parse_client_hello(data: bytes) -> ClientHello | None:
+    """The ClientHello at the start of a TLS record stream, or None (not TLS, incomplete)."""
+    return _hello(data, HANDSHAKE_CLIENT_HELLO, _parse_client_body)
 
 
 def parse_client_hello_message(message: bytes) -> ClientHello | None:
     """A ClientHello handshake message (type, 3-byte length, body) without record layer: QUIC
     CRYPTO frames carry it so. None when it is not a complete ClientHello."""
-    try:
-        body = _from_message(bytes(message), HANDSHAKE_CLIENT_HELLO)
-        return None if body is None else _parse_client_body(body, None)
-    except _Short:
-        return None
+    return _hello_message(message, HANDSHAKE_CLIENT_HELLO, _parse_client_body)
 
 
 def parse_server_hello(data: bytes) -> ServerHello | None:
     """The ServerHello at the start of a TLS record stream, or None (not TLS, incomplete)."""
-    try:
-        got = _first_handshake(bytes(data), HANDSHAKE_SERVER_HELLO)
-        if not isinstance(got, tuple):
-            return None
-        return _parse_server_body(*got)
-    except _Short:
-        return None
+    return _hello(data, HANDSHAKE_SERVER_HELLO, _parse_server_body)
 
 
 def parse_server_hello_message(message: bytes) -> ServerHello | None:
     """A ServerHello handshake message without record layer (QUIC), or None."""
-    try:
-        body = _from_message(bytes(message), HANDSHAKE_SERVER_HELLO)
-        return None if body is None else _parse_server_body(body, None)
-    except _Short:
-        return None
+    return _hello_message(message, HANDSHAKE_SERVER_HELLO, _parse_server_body)
 
 
 # --- JA3 / JA3S ----------------------------------------------------------------------------
