@@ -5,6 +5,7 @@ Layout of a case folder::
     case.duckdb                  manifest and warnings tables, the ``timeline`` view
     store/_schema.parquet        zero rows: keeps ``timeline`` valid on an empty case
     store/<source>/<sha256>-<unit>.parquet   rows, zstd, streaming-sized row groups
+    findings/<engine>/<run>.parquet          detections (``forensics.detect.findings``)
 
 The view reads the Parquet files by a path relative to the case folder, so a case can be
 moved or copied whole; every connection sets DuckDB's ``file_search_path`` to the folder
@@ -25,6 +26,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from forensics.detect.findings import FINDINGS_DIR, empty_findings
 from forensics.schema import CORE_COLUMNS, empty_table
 from forensics.timeutil import parse_iso
 
@@ -54,9 +56,25 @@ CREATE TABLE IF NOT EXISTS warnings (
     evidence_id VARCHAR, source_file VARCHAR, parser VARCHAR, location VARCHAR,
     "offset" BIGINT, reason VARCHAR, count BIGINT
 )"""
+#: Every stored row, with its exact locator: the Parquet file and the row number in it.
+_ROWS_VIEW = (
+    f"CREATE OR REPLACE VIEW timeline_rows AS SELECT {', '.join(CORE_COLUMNS)}, "
+    "regexp_replace(filename, '^.*/(store/[^/]+/[^/]+)$', '\\1') AS row_file, file_row_number AS row_number "
+    f"FROM read_parquet('{STORE}/*/*.parquet', union_by_name = true, filename = true, file_row_number = true)"
+)
+_FINDINGS_VIEW = f"CREATE OR REPLACE VIEW findings AS SELECT * FROM read_parquet('{FINDINGS_DIR}/*/*.parquet', union_by_name = true)"
+#: The timeline: the stored rows, their ``tags`` joined with the titles of the findings on them.
 _TIMELINE_VIEW = (
-    f"CREATE OR REPLACE VIEW timeline AS SELECT {', '.join(CORE_COLUMNS)} "
-    f"FROM read_parquet('{STORE}/*/*.parquet', union_by_name = true)"
+    "CREATE OR REPLACE VIEW timeline AS SELECT "
+    + ", ".join(
+        "CASE WHEN f.titles IS NULL THEN r.tags ELSE list_distinct(list_concat(coalesce(r.tags, []), f.titles)) "
+        "END AS tags"
+        if c == "tags"
+        else f"r.{c}"
+        for c in CORE_COLUMNS
+    )
+    + " FROM timeline_rows r LEFT JOIN (SELECT row_file, row_number, list(DISTINCT rule_title) AS titles "
+    "FROM findings WHERE row_file IS NOT NULL GROUP BY ALL) f USING (row_file, row_number)"
 )
 # ``fields['k']`` gives a one-value list in older DuckDB and the value in newer ones (2.0 here);
 # ``map_extract`` gives the list in both, so ``map_extract(fields, 'k')[1]`` is the value either way.
@@ -98,10 +116,16 @@ class Case:
         placeholder = root / STORE / "_schema" / "empty.parquet"
         if not placeholder.exists():
             pq.write_table(empty_table(), placeholder)
+        (root / FINDINGS_DIR / "_schema").mkdir(parents=True, exist_ok=True)
+        no_findings = root / FINDINGS_DIR / "_schema" / "empty.parquet"
+        if not no_findings.exists():
+            pq.write_table(empty_findings(), no_findings)
         case = cls(root)
         with case.connect() as con:
             con.execute(_MANIFEST_DDL)
             con.execute(_WARNINGS_DDL)
+            con.execute(_ROWS_VIEW)
+            con.execute(_FINDINGS_VIEW)
             con.execute(_TIMELINE_VIEW)
         return case
 
