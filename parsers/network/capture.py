@@ -43,11 +43,18 @@ _BYTE_ORDER_MAGIC = 0x1A2B3C4D
 #: for most link types; some capture tools write up to 16 MiB for USB/D-Bus).
 MAX_PACKET = 16 << 20
 _SHB, _IDB, _PB, _SPB, _EPB = 0x0A0D0D0A, 1, 2, 3, 6
+#: pcapng fields by byte order: a 32-bit word; an Enhanced Packet Block's first five words.
+_U32 = {order: struct.Struct(order + "I").unpack_from for order in "<>"}
+_EPB_FIELDS = {order: struct.Struct(order + "IIIII").unpack_from for order in "<>"}
+#: Bytes read at a time (records are parsed in place in the chunk).
+CHUNK = 1 << 20
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class Packet:
-    """One captured packet: where it is in the file, when, on which link, and its bytes."""
+    """One captured packet: where it is in the file, when, on which link, and its bytes.
+    Read-only by convention (not ``frozen``: a frozen dataclass costs 5x more to build, and
+    one is built per packet)."""
 
     number: int
     offset: int
@@ -63,7 +70,7 @@ class _Interface:
     linktype: int
     snaplen: int
     ticks: int = 1_000_000  # per second (if_tsresol)
-    offset_s: int = 0  # if_tsoffset
+    offset_ns: int = 0  # if_tsoffset (whole seconds)
 
 
 def capture_kind(head: bytes) -> str | None:
@@ -100,38 +107,62 @@ def _to_ns(ticks: int, per_second: int) -> int:
 
 
 def _pcap(fh: BinaryIO) -> Iterator[Packet | ParseWarning]:
+    """Records of a classic pcap file, parsed in place in chunks of the file (a read per
+    record costs about as much as decoding the record's packet)."""
     header = fh.read(24)
     order, ticks = PCAP_MAGICS[header[:4]]
     _snaplen, linktype = struct.unpack(order + "II", header[16:24])
     linktype &= 0x0FFFFFFF  # the upper bits carry FCS information
-    record = struct.Struct(order + "IIII")
-    offset, number = 24, 0
+    record = struct.Struct(order + "IIII").unpack_from
+    to_ns = 1_000_000_000 // ticks  # 1000 for microseconds, 1 for nanoseconds
+    buf, at, offset, number = b"", 0, 24, 0  # buf[at] is the byte at file offset ``offset``
     while True:
-        raw = fh.read(16)
-        if not raw:
-            return
+        if len(buf) - at < 16:
+            buf, at = _refill(fh, buf, at, 16)
+            if len(buf) < 16:
+                if buf:
+                    yield ParseWarning(
+                        f"packet {number + 1}", offset, f"truncated record header ({len(buf)} of 16 bytes)", 1
+                    )
+                return
         number += 1
-        if len(raw) < 16:
-            yield ParseWarning(
-                f"packet {number}", offset, f"truncated record header ({len(raw)} of 16 bytes)", 1
-            )
-            return
-        seconds, fraction, caplen, wirelen = record.unpack(raw)
+        seconds, fraction, caplen, wirelen = record(buf, at)
         if caplen > MAX_PACKET:
             yield ParseWarning(
                 f"packet {number}", offset,
                 f"record claims {caplen:,} captured bytes: damaged file, the rest cannot be located", 1,
             )  # fmt: skip
             return
-        data = fh.read(caplen)
-        if len(data) < caplen:
-            yield ParseWarning(
-                f"packet {number}", offset, f"truncated packet ({len(data)} of {caplen} captured bytes)", 1
-            )
-            return
-        ts_ns = seconds * 1_000_000_000 + _to_ns(fraction, ticks)
-        yield Packet(number, offset, ts_ns, linktype, 0, data, max(wirelen, caplen))
-        offset += 16 + caplen
+        end = at + 16 + caplen
+        if end > len(buf):
+            buf, at = _refill(fh, buf, at, 16 + caplen)
+            end = 16 + caplen
+            if end > len(buf):
+                yield ParseWarning(
+                    f"packet {number}",
+                    offset,
+                    f"truncated packet ({len(buf) - 16} of {caplen} captured bytes)",
+                    1,
+                )
+                return
+        yield Packet(
+            number, offset, seconds * 1_000_000_000 + fraction * to_ns, linktype, 0, buf[at + 16 : end],
+            wirelen if wirelen > caplen else caplen,
+        )  # fmt: skip
+        offset += end - at
+        at = end
+
+
+def _refill(fh: BinaryIO, buf: bytes, at: int, need: int) -> tuple[bytes, int]:
+    """``buf[at:]`` and what follows it in ``fh``: at least ``need`` bytes, fewer only at the
+    end of the file; read a chunk at a time."""
+    buf = buf[at:]
+    while len(buf) < need:
+        more = fh.read(max(CHUNK, need - len(buf)))
+        if not more:
+            break
+        buf += more
+    return buf, 0
 
 
 def _options(body: bytes, order: str) -> Iterator[tuple[int, bytes]]:
@@ -153,94 +184,100 @@ def _interface(body: bytes, order: str) -> _Interface:
             exponent = value[0] & 0x7F
             iface.ticks = 2**exponent if value[0] & 0x80 else 10**exponent
         elif code == 14 and len(value) == 8:  # if_tsoffset, seconds
-            iface.offset_s = struct.unpack(order + "q", value)[0]
+            iface.offset_ns = struct.unpack(order + "q", value)[0] * 1_000_000_000
     return iface
 
 
 def _pcapng(fh: BinaryIO) -> Iterator[Packet | ParseWarning]:
+    """Blocks of a pcapng file, parsed in place in chunks of the file, as ``_pcap`` does."""
     order = "<"
+    u32, epb = _U32[order], _EPB_FIELDS[order]
     interfaces: list[_Interface] = []
-    offset, number, section = 0, 0, 0
+    buf, at, offset, number, section = b"", 0, 0, 0, 0  # buf[at] is the byte at file offset ``offset``
     while True:
-        head = fh.read(8)
-        if not head:
+        if len(buf) - at < 12:
+            buf, at = _refill(fh, buf, at, 12)
+        available = len(buf) - at
+        if not available:
             return
-        if len(head) < 8:
-            yield ParseWarning("file", offset, f"{len(head)} bytes after the last block: not a block", 0)
+        if available < 8:
+            yield ParseWarning("file", offset, f"{available} bytes after the last block: not a block", 0)
             return
-        block_type = struct.unpack_from(order + "I", head)[0]
+        block_type = u32(buf, at)[0]
         if block_type == _SHB:  # its type reads the same in both byte orders
-            bom = fh.read(4)
-            if len(bom) < 4:
+            if available < 12:
                 yield ParseWarning("file", offset, "truncated section header block", 0)
                 return
+            bom = buf[at + 8 : at + 12]
             order = "<" if struct.unpack("<I", bom)[0] == _BYTE_ORDER_MAGIC else ">"
             if struct.unpack(order + "I", bom)[0] != _BYTE_ORDER_MAGIC:
                 yield ParseWarning(
                     "file", offset, "section header with an unknown byte-order magic: stopped", 0
                 )
                 return
-            length = struct.unpack_from(order + "I", head, 4)[0]
-            fh.seek(offset + 12)
-            body_length = length - 12
+            u32, epb = _U32[order], _EPB_FIELDS[order]
+            start = 12
             section += 1
             interfaces = []
         else:
-            length = struct.unpack_from(order + "I", head, 4)[0]
-            body_length = length - 8
+            start = 8
+        length = u32(buf, at + 4)[0]
         if length < 12 or length % 4 or length > MAX_PACKET + 64:
             yield ParseWarning(
                 "file" if number == 0 else f"after packet {number}", offset,
                 f"block of type {block_type:#x} claims {length:,} bytes: damaged or not pcapng, the rest cannot be located", 1,
             )  # fmt: skip
             return
-        body = fh.read(body_length)
-        if len(body) < body_length:
-            what = "packet" if block_type in (_EPB, _SPB, _PB) else f"block of type {block_type:#x}"
+        if available < length:
+            buf, at = _refill(fh, buf, at, length)
+            available = len(buf)
+            if available < length:
+                what = "packet" if block_type in (_EPB, _SPB, _PB) else f"block of type {block_type:#x}"
+                yield ParseWarning(
+                    f"packet {number + 1}" if block_type in (_EPB, _SPB, _PB) else "file", offset,
+                    f"truncated {what} ({8 + available - start} of {length} bytes)", 1 if block_type in (_EPB, _SPB, _PB) else 0,
+                )  # fmt: skip
+                return
+        body = buf[at + start : at + length]
+        block_at, at = offset, at + length
+        offset += length
+        if u32(body, len(body) - 4)[0] != length:
             yield ParseWarning(
-                f"packet {number + 1}" if block_type in (_EPB, _SPB, _PB) else "file", offset,
-                f"truncated {what} ({8 + len(body)} of {length} bytes)", 1 if block_type in (_EPB, _SPB, _PB) else 0,
-            )  # fmt: skip
-            return
-        if struct.unpack_from(order + "I", body, body_length - 4)[0] != length:
-            yield ParseWarning(
-                f"block at {offset}",
-                offset,
+                f"block at {block_at}",
+                block_at,
                 "block's trailing length differs from its leading one: skipped",
                 1,
             )
-            offset += length
             continue
         body = body[:-4]
-        if block_type == _IDB:
-            interfaces.append(_interface(body, order))
-        elif block_type in (_EPB, _PB):
+        if block_type in (_EPB, _PB):
             number += 1
             if block_type == _EPB:
-                iface_id, high, low, caplen, wirelen = struct.unpack_from(order + "IIIII", body, 0)
+                iface_id, high, low, caplen, wirelen = epb(body, 0)
             else:
                 iface_id, _drops, high, low, caplen, wirelen = struct.unpack_from(order + "HHIIII", body, 0)
             if iface_id >= len(interfaces):
                 yield ParseWarning(
                     f"packet {number}",
-                    offset,
+                    block_at,
                     f"interface {iface_id} was not described in section {section}",
                     1,
                 )
             else:
                 iface = interfaces[iface_id]
                 data = body[20 : 20 + caplen]
-                ts_ns = _to_ns((high << 32) | low, iface.ticks) + iface.offset_s * 1_000_000_000
-                yield Packet(number, offset, ts_ns, iface.linktype, iface_id, data, max(wirelen, caplen))
+                ts_ns = _to_ns((high << 32) | low, iface.ticks) + iface.offset_ns
+                yield Packet(number, block_at, ts_ns, iface.linktype, iface_id, data, max(wirelen, caplen))
+        elif block_type == _IDB:
+            interfaces.append(_interface(body, order))
         elif block_type == _SPB:
             number += 1
             if not interfaces:
                 yield ParseWarning(
-                    f"packet {number}", offset, f"no interface described in section {section}", 1
+                    f"packet {number}", block_at, f"no interface described in section {section}", 1
                 )
             else:
                 wirelen = struct.unpack_from(order + "I", body, 0)[0]
                 iface = interfaces[0]
                 caplen = min(wirelen, iface.snaplen or wirelen, len(body) - 4)
-                yield Packet(number, offset, None, iface.linktype, 0, body[4 : 4 + caplen], wirelen)
-        offset += length
+                yield Packet(number, block_at, None, iface.linktype, 0, body[4 : 4 + caplen], wirelen)

@@ -32,6 +32,10 @@ TCP_TIMEOUT = 300 * SECOND
 OTHER_TIMEOUT = 60 * SECOND
 CLOSE_DELAY = 5 * SECOND
 _FIN, _SYN, _RST, _ACK = 0x01, 0x02, 0x04, 0x10
+_SYN_ACK, _CONTROL = _SYN | _ACK, _SYN | _FIN | _RST
+#: History letters by direction: the originator's upper case, the responder's lower case.
+_ORIG_LETTERS = {c: c for c in "SHADFRC"}
+_RESP_LETTERS = {c: c.lower() for c in "SHADFRC"}
 _PROTO_NAMES = {6: "tcp", 17: "udp", 1: "icmp", 58: "icmp"}
 _ALPHABET = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
 
@@ -135,55 +139,56 @@ def _uid(number: int, key: tuple) -> str:
 
 
 class FlowTable:
-    """Live flows, keyed by their 5-tuple; ``add`` a packet, get back the flows that ended."""
+    """Live flows, keyed by their 5-tuple; ``add`` a packet, get back the flows that ended.
+
+    ``add`` runs once per packet, so it avoids work it can: the flow's timeout queue follows
+    from the flow (closing once ``closed_ns`` is set, else by protocol), and history letters
+    and flags are only looked up when a packet can add one."""
 
     def __init__(self) -> None:
         self._flows: dict[tuple, Flow] = {}
         # Flows by timeout class, oldest activity first: expiry only ever looks at the front.
-        self._queues: dict[str, OrderedDict[tuple, Flow]] = {
-            "tcp": OrderedDict(), "other": OrderedDict(), "closing": OrderedDict(),
-        }  # fmt: skip
-        self._class: dict[tuple, str] = {}
+        self._tcp_queue: OrderedDict[tuple, Flow] = OrderedDict()
+        self._other_queue: OrderedDict[tuple, Flow] = OrderedDict()
+        self._closing_queue: OrderedDict[tuple, Flow] = OrderedDict()
         self.now = 0
         self._checked = 0
 
     def __len__(self) -> int:
         return len(self._flows)
 
+    def _queue(self, flow: Flow) -> OrderedDict[tuple, Flow]:
+        """The timeout queue ``flow`` is in."""
+        if flow.closed_ns is not None:
+            return self._closing_queue
+        return self._tcp_queue if flow.proto == 6 else self._other_queue
+
     def add(
         self, seg: Segment, ts_ns: int, number: int, bad_checksum: bool = False
     ) -> tuple[Flow, bool, list[Flow]]:
         """Account ``seg`` to its flow: (the flow, whether it came from the originator, flows
         that ended before it)."""
-        self.now = max(self.now, ts_ns)
+        if ts_ns > self.now:
+            self.now = ts_ns
         ended = self._expire() if self.now - self._checked >= SECOND else []
-        sport, dport = seg.sport, seg.dport
-        if seg.proto in (1, 58):  # echo request and reply (and other pairs) are one flow
-            sport, dport, _ = icmp_port_equivalents(seg.proto, sport, dport)
-        a, b = (seg.src, sport), (seg.dst, dport)
-        key = (seg.proto, a, b) if a <= b else (seg.proto, b, a)
+        proto, src, dst, sport, dport = seg.proto, seg.src, seg.dst, seg.sport, seg.dport
+        if proto == 1 or proto == 58:  # echo request and reply (and other pairs) are one flow
+            sport, dport, _ = icmp_port_equivalents(proto, sport, dport)
+        # The key: protocol, then the lower (address, port) endpoint, then the other.
+        from_low = src < dst or (src == dst and sport <= dport)
+        key = (proto, src, sport, dst, dport) if from_low else (proto, dst, dport, src, sport)
         flow = self._flows.get(key)
-        if (
-            flow is not None
-            and flow.closed_ns is not None
-            and seg.proto == 6
-            and seg.flags & _SYN
-            and not seg.flags & _ACK
-        ):
+        if flow is not None and flow.closed_ns is not None and proto == 6 and seg.flags & _SYN_ACK == _SYN:
             ended.append(self._remove(key))  # a new connection on a reused 5-tuple
             flow = None
         if flow is None:
-            synack = seg.proto == 6 and seg.flags & (_SYN | _ACK) == (_SYN | _ACK)
-            orig, resp = (b, a) if synack else (a, b)
-            flow = Flow(_uid(number, key), seg.proto, orig, resp, ts_ns, ts_ns, number)
-            self._flows[key] = flow
-            klass = "tcp" if seg.proto == 6 else "other"
-            self._class[key] = klass
-            self._queues[klass][key] = flow
+            flow = self._new(key, from_low, seg.flags, ts_ns, number)
         else:
-            self._queues[self._class[key]].move_to_end(key)
-        from_orig = a == flow.orig
-        flow.last_ns = max(flow.last_ns, ts_ns)
+            self._queue(flow).move_to_end(key)
+            if ts_ns > flow.last_ns:
+                flow.last_ns = ts_ns
+        orig = flow.orig
+        from_orig = src == orig[0] and sport == orig[1]
         size = len(seg.payload)
         if from_orig:
             flow.orig_pkts += 1
@@ -193,56 +198,68 @@ class FlowTable:
             flow.resp_pkts += 1
             flow.resp_bytes += size
             flow.resp_ip_bytes += seg.ip_length
-        if seg.proto == 6:
-            self._tcp(flow, key, seg, from_orig, size, bad_checksum)
+        if proto == 6:
+            self._tcp(flow, key, seg.flags, from_orig, size, bad_checksum)
         elif bad_checksum:
-            self._letter(flow, "C", from_orig)
+            _letter(flow, "C" if from_orig else "c")
         return flow, from_orig, ended
 
-    def _letter(self, flow: Flow, letter: str, from_orig: bool) -> None:
-        letter = letter if from_orig else letter.lower()
-        if letter not in flow.history:
-            flow.history += letter
+    def _new(self, key: tuple, from_low: bool, flags: int, ts_ns: int, number: int) -> Flow:
+        """A flow for ``key`` from its first packet, sent by the key's lower endpoint or not:
+        the sender is the originator, except for a SYN-ACK (its receiver sent the SYN)."""
+        proto, low, high = key[0], (key[1], key[2]), (key[3], key[4])
+        sender, receiver = (low, high) if from_low else (high, low)
+        synack = proto == 6 and flags & _SYN_ACK == _SYN_ACK
+        orig, resp = (receiver, sender) if synack else (sender, receiver)
+        flow = Flow(_uid(number, (proto, low, high)), proto, orig, resp, ts_ns, ts_ns, number)
+        self._flows[key] = flow
+        self._queue(flow)[key] = flow
+        return flow
 
-    def _tcp(self, flow: Flow, key: tuple, seg: Segment, from_orig: bool, size: int, bad: bool) -> None:
-        flags, side = seg.flags, "orig" if from_orig else "resp"
+    def _tcp(self, flow: Flow, key: tuple, flags: int, from_orig: bool, size: int, bad: bool) -> None:
+        """History letters, flags and closing of a TCP flow for one of its segments."""
+        letters = _ORIG_LETTERS if from_orig else _RESP_LETTERS
         if bad:
-            self._letter(flow, "C", from_orig)
-        if flags & _SYN:
-            if flags & _ACK:
-                self._letter(flow, "H", from_orig)
-                flow.flags.add(f"{side}_synack")
-            else:
-                self._letter(flow, "S", from_orig)
-                flow.flags.add(f"{side}_syn")
-        if flags & _FIN:
-            self._letter(flow, "F", from_orig)
-            flow.flags.add(f"{side}_fin")
-        if flags & _RST:
-            self._letter(flow, "R", from_orig)
-            flow.flags.add(f"{side}_rst")
+            _letter(flow, letters["C"])
+        if flags & _CONTROL:
+            side = "orig" if from_orig else "resp"
+            if flags & _SYN:
+                if flags & _ACK:
+                    _letter(flow, letters["H"])
+                    flow.flags.add(f"{side}_synack")
+                else:
+                    _letter(flow, letters["S"])
+                    flow.flags.add(f"{side}_syn")
+            if flags & _FIN:
+                _letter(flow, letters["F"])
+                flow.flags.add(f"{side}_fin")
+            if flags & _RST:
+                _letter(flow, letters["R"])
+                flow.flags.add(f"{side}_rst")
         if size:
-            self._letter(flow, "D", from_orig)
-        elif flags & _ACK and not flags & (_SYN | _FIN | _RST):
-            self._letter(flow, "A", from_orig)
-        ended = flags & _RST or {"orig_fin", "resp_fin"} <= flow.flags
-        if ended and flow.closed_ns is None:
+            _letter(flow, letters["D"])
+        elif flags & _ACK and not flags & _CONTROL:
+            _letter(flow, letters["A"])
+        if (
+            flags & _CONTROL  # only a FIN or a RST closes
+            and flow.closed_ns is None
+            and (flags & _RST or ("orig_fin" in flow.flags and "resp_fin" in flow.flags))
+        ):
+            del self._queue(flow)[key]
             flow.closed_ns = flow.last_ns
-            klass = self._class[key]
-            del self._queues[klass][key]
-            self._class[key] = "closing"
-            self._queues["closing"][key] = flow
+            self._closing_queue[key] = flow
 
     def _remove(self, key: tuple) -> Flow:
         flow = self._flows.pop(key)
-        del self._queues[self._class.pop(key)][key]
+        del self._queue(flow)[key]
         return flow
 
     def _expire(self) -> list[Flow]:
         self._checked = self.now
         ended: list[Flow] = []
-        for klass, timeout in (("closing", CLOSE_DELAY), ("tcp", TCP_TIMEOUT), ("other", OTHER_TIMEOUT)):
-            queue = self._queues[klass]
+        for queue, timeout in (
+            (self._closing_queue, CLOSE_DELAY), (self._tcp_queue, TCP_TIMEOUT), (self._other_queue, OTHER_TIMEOUT),
+        ):  # fmt: skip
             while queue:
                 key, flow = next(iter(queue.items()))
                 if flow.last_ns + timeout > self.now:
@@ -255,6 +272,11 @@ class FlowTable:
         for key in sorted(self._flows, key=lambda k: self._flows[k].start_ns):
             yield self._flows[key]
         self._flows.clear()
-        for queue in self._queues.values():
+        for queue in (self._tcp_queue, self._other_queue, self._closing_queue):
             queue.clear()
-        self._class.clear()
+
+
+def _letter(flow: Flow, letter: str) -> None:
+    """Add a history letter the first time it happens (Zeek's history)."""
+    if letter not in flow.history:
+        flow.history += letter
