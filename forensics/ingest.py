@@ -120,8 +120,8 @@ def ingest(
     ``defer_hash`` skips the full sha256 before parsing (hours for a multi-terabyte image):
     rows then carry a provisional ``quick-`` evidence id and the manifest's sha256 stays empty
     until ``Case.hash_evidence()`` (``tracehound hash``) reads the files."""
-    options = options or Options()
     jobs = jobs or os.cpu_count() or 1
+    options = dataclasses.replace(options or Options(), workers=jobs)
     report = IngestReport()
     started = time.perf_counter()
     known = case.known_evidence()

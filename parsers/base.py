@@ -57,6 +57,8 @@ class Options:
     #: Packet captures: write the objects they carry (HTTP bodies, FTP files) into this folder,
     #: named by sha256, for the file scanners; None hashes them only.
     carve_dir: str | None = None
+    #: Worker processes the ingest runs (set by the ingest): parsers may plan that many units.
+    workers: int = 1
 
 
 class Parser:

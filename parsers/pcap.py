@@ -14,6 +14,7 @@ used, and their flows' history gets Zeek's ``C``), unsupported link types, malfo
 
 from __future__ import annotations
 
+import zlib
 from collections import Counter
 from collections.abc import Iterator
 from typing import Any, BinaryIO
@@ -34,6 +35,9 @@ __all__ = ["PcapParser"]
 
 #: Packet numbers quoted in one aggregated warning.
 _QUOTED = 10
+#: Captures this large are shared among the ingest's workers; at most this many shares.
+SHARD_MIN_BYTES = 32 << 20
+MAX_SHARDS = 8
 
 
 class _Tally:
@@ -61,7 +65,16 @@ class PcapParser(Parser):
     def sniff(self, head: bytes) -> bool:
         return capture_kind(head) is not None
 
+    def plan(self, fh: BinaryIO, size: int, options: Options) -> list[object]:
+        """A large capture is read by every worker, each keeping the conversations of its share
+        of host pairs (``_Shards``): decoding is repeated, everything after it is divided."""
+        shards = min(options.workers, MAX_SHARDS) if size >= SHARD_MIN_BYTES else 1
+        return [(shard, shards) for shard in range(shards)] if shards > 1 else [None]
+
     def parse(self, fh: BinaryIO, unit: Any, options: Options) -> Iterator[pa.RecordBatch | ParseWarning]:
+        shard, shards = unit or (0, 1)
+        mine = _Shards(shard, shards)
+        first = shard == 0  # capture and packet warnings are the first shard's to report
         builder = RowBuilder()
         table = FlowTable()
         defrag = Defragmenter()
@@ -94,21 +107,25 @@ class PcapParser(Parser):
 
         for item in read_capture(fh):
             if isinstance(item, ParseWarning):
-                yield item
+                if first:
+                    yield item
                 continue
             packets += 1
             packet: Packet = item
             ts_ns = packet.ts_ns if packet.ts_ns is not None else table.now
-            if packet.wire_length > len(packet.data):
+            if packet.wire_length > len(packet.data) and first:
                 cut.add(packet.number)
             segment = decode(packet.linktype, packet.data, ts_ns, defrag)
             if segment is None:
                 continue
             if isinstance(segment, str):
-                failed.setdefault(segment, _Tally()).add(packet.number)
+                if first:
+                    failed.setdefault(segment, _Tally()).add(packet.number)
                 continue
-            if segment.checksum_ok is False:
+            if segment.checksum_ok is False and first:
                 bad_checksum.add(packet.number)
+            if shards > 1 and not mine.keeps(segment.src, segment.dst):
+                continue
             flow, from_orig, done = table.add(segment, ts_ns, packet.number, segment.checksum_ok is False)
             ended(done)
             if done or packets % 65536 == 0:
@@ -140,10 +157,29 @@ class PcapParser(Parser):
                 bad_checksum.where(), None,
                 f"{bad_checksum.count:,} of {packets:,} packets with a bad TCP/UDP checksum (used; often checksum offload)", 0,
             )  # fmt: skip
-        if defrag.expired:
+        if defrag.expired and first:
             yield ParseWarning("fragments", None, f"{defrag.expired:,} IP datagrams never completed by their fragments", defrag.expired)  # fmt: skip
         for name, count in sorted(weirds.items()):
             yield ParseWarning("application layer", None, f"{count:,} x {name} (Zeek weird)", 0)
+
+
+class _Shards:
+    """Which host pairs are this worker's: a stable hash of the two addresses (the same in every
+    process, unlike ``hash``), so both directions, and FTP's control and data connections,
+    stay together."""
+
+    def __init__(self, shard: int, shards: int) -> None:
+        self.shard, self.shards = shard, shards
+        self._pairs: dict[tuple[str, str], bool] = {}
+
+    def keeps(self, a: str, b: str) -> bool:
+        pair = (a, b) if a <= b else (b, a)
+        kept = self._pairs.get(pair)
+        if kept is None:
+            kept = zlib.crc32(f"{pair[0]}|{pair[1]}".encode()) % self.shards == self.shard
+            if len(self._pairs) < 1 << 18:
+                self._pairs[pair] = kept
+        return kept
 
 
 def _zeek_time(ts_ns: int) -> str:

@@ -101,6 +101,9 @@ _JSON = re.compile(
     rb"""|(\[\s*\]|\{\s*\})\s*$"""
 )
 _TEXT_CONTROLS = frozenset(range(32)) - {9, 10, 12, 13, 27}
+#: One regular expression for "any of those, or DEL": a character-by-character test costs a
+#: Python step per character of every body's head.
+_CONTROL_CHARS = re.compile("[" + "".join(f"\\x{c:02x}" for c in sorted(_TEXT_CONTROLS)) + "\\x7f]")
 
 
 def sniff_mime(head: bytes) -> str | None:
@@ -191,7 +194,7 @@ def _decode_text(head: bytes) -> str | None:
                     return None
     if text is None or "\ufffd" in text:
         return None
-    return None if any(ord(c) in _TEXT_CONTROLS or c == "\x7f" for c in text) else text
+    return None if _CONTROL_CHARS.search(text) else text
 
 
 def _skip_prolog(data: bytes) -> tuple[bytes, bool]:

@@ -103,10 +103,13 @@ def tcp_packet(
     if streams is None:
         return []
     out: list[Record] = []
-    if seg.flags & _ACK:
-        out += state.feed(flow, not from_orig, streams[not from_orig].acked(seg.ack), ts_ns, number)
+    peer = streams[not from_orig]
+    if peer.pending and seg.flags & _ACK:  # only a stream with a hole can have lost bytes acked
+        out += state.feed(flow, not from_orig, peer.acked(seg.ack), ts_ns, number)
         if state.streams is None:
             return out
     if seg.payload:
-        out += state.feed(flow, from_orig, streams[from_orig].add(seg.seq, seg.payload), ts_ns, number)
+        pieces = streams[from_orig].add(seg.seq, seg.payload)
+        if pieces:
+            out += state.feed(flow, from_orig, pieces, ts_ns, number)
     return out

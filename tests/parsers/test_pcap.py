@@ -5,6 +5,7 @@ and compared live when tshark is installed), and bad input as counted warnings."
 from __future__ import annotations
 
 import hashlib
+import io
 import json
 import shutil
 import subprocess
@@ -19,7 +20,7 @@ import pytest
 from forensics import Case
 from forensics.cli import main
 from forensics.demo import SAMPLE
-from parsers.base import Options
+from parsers.base import Options, ParseWarning
 from parsers.network.http import unescape_uri
 from parsers.pcap import PcapParser
 from tests.parsers import artifact_helpers
@@ -468,6 +469,40 @@ def test_ingest_carve_writes_the_bodies_into_the_case(tmp_path: Path, corpus: Pa
     assert [p.name for p in case.carved.iterdir()] == [sha256]
     body = (case.carved / sha256).read_bytes()
     assert len(body) == 4705 and body.startswith(b"\n0.26 | 2012-08-24 15:10:04 -0700\n")
+
+
+@pytest.mark.parametrize(
+    "capture", ["sample", "zeek-traces/ftp/ipv4.pcap", "zeek-traces/chksums/ip4-tcp-bad-chksum.pcap"]
+)
+def test_shards_together_give_the_same_rows_as_one_pass(corpus: Path, capture: str) -> None:
+    """Workers sharing a large capture by host pair lose nothing and repeat nothing; FTP data
+    connections stay with their control connection; packet warnings come once."""
+    data = LAN_TAP.read_bytes() if capture == "sample" else (corpus / PCAP / capture).read_bytes()
+    whole, warnings = artifact_helpers.parse_bytes(PARSER, data)
+
+    def shard(i: int, n: int) -> tuple[list[dict], list]:
+        found, rows = [], []
+        for item in PARSER.parse(io.BytesIO(data), (i, n), Options()):
+            if isinstance(item, ParseWarning):
+                found.append(item)
+            else:
+                rows.extend(dict(r, fields=dict(r["fields"] or [])) for r in item.to_pylist())
+        return rows, found
+
+    parts = [shard(i, 3) for i in range(3)]
+    key = lambda r: (r["source"], r["source_record"], r["fields"].get("uid"), r["message"])  # noqa: E731
+    assert sorted(map(key, (r for rows, _ in parts for r in rows))) == sorted(map(key, whole))
+    assert sum(len(rows) for rows, _ in parts) == len(whole)
+    assert [w for _, found in parts[1:] for w in found] == []
+    assert [(w.location, w.reason) for w in parts[0][1]] == [(w.location, w.reason) for w in warnings]
+    if capture == "sample":
+        assert all(rows for rows, _ in parts)  # every shard got a share
+
+
+def test_the_ingest_shares_large_captures_among_workers(tmp_path: Path) -> None:
+    assert PARSER.plan(io.BytesIO(), 100 << 20, Options(workers=2)) == [(0, 2), (1, 2)]
+    assert PARSER.plan(io.BytesIO(), 1 << 20, Options(workers=2)) == [None]
+    assert PARSER.plan(io.BytesIO(), 100 << 20, Options(workers=1)) == [None]
 
 
 def test_options_batch_rows_split_batches(corpus: Path) -> None:
