@@ -1,7 +1,7 @@
 """``tracehound``: the command line. The only module that parses arguments or prints colour.
 
-Subcommands: ``ingest``, ``hash``, ``timeline``, ``query``, ``export``, ``beacons`` (later:
-detect, chain, triage, report). Exit status: 0 on success; 1 when nothing could be ingested or
+Subcommands: ``ingest``, ``hash``, ``timeline``, ``query``, ``export``, ``beacons``, ``detect``,
+``findings`` (later: chain, triage, report). Exit status: 0 on success; 1 when nothing could be ingested or
 a query failed; 2 for usage errors.
 """
 
@@ -13,6 +13,7 @@ import sys
 import time
 from collections.abc import Iterable, Sequence
 from datetime import datetime
+from pathlib import Path
 from typing import Any
 
 import orjson
@@ -25,6 +26,7 @@ from rich.table import Table
 from forensics import __version__
 from forensics.case import Case, CaseError, timeline_query
 from forensics.detect.beacons import describe_period
+from forensics.detect.findings import LEVELS
 from forensics.export import FORMATS, export
 from forensics.ingest import FileResult, IngestReport
 from forensics.timeutil import zone
@@ -123,6 +125,36 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--limit", type=int, default=None, help="at most this many pairs (table: 50 unless given)")
     p.add_argument("--format", choices=OUTPUT_FORMATS, default="table")
     p.set_defaults(run=_beacons)
+
+    p = sub.add_parser("detect", help="run Sigma rules, threat-intel IOCs and YARA rules over a case")
+    p.add_argument("--case", required=True)
+    p.add_argument(
+        "--sigma", nargs="+", default=[], metavar="PATH", help="Sigma rule files or folders (or a .tar.gz)"
+    )
+    p.add_argument(
+        "--intel", nargs="+", default=[], metavar="PATH", help="STIX 2.1, MISP JSON, CSV or plain IOC lists"
+    )
+    p.add_argument("--yara", nargs="+", default=[], metavar="PATH", help="YARA rule files or folders")
+    p.add_argument("--scan", nargs="+", default=None, metavar="PATH",
+                   help="YARA targets (default: the case's evidence and carved files)")  # fmt: skip
+    p.add_argument(
+        "--run", default="default", help="name of this run: a rerun with the same name replaces it"
+    )
+    p.set_defaults(run=_detect)
+
+    p = sub.add_parser("findings", help="the case's findings, most severe first")
+    p.add_argument("--case", required=True)
+    p.add_argument("--engine", choices=("sigma", "ioc", "yara"), default=None)
+    p.add_argument("--min-level", choices=LEVELS, default="informational")
+    p.add_argument("--limit", type=int, default=None, help="at most this many (table: 50 unless given)")
+    p.add_argument("--format", choices=OUTPUT_FORMATS, default="table")
+    p.add_argument(
+        "--attack-layer", metavar="FILE", help="also write an ATT&CK Navigator layer (JSON) of them"
+    )
+    p.add_argument(
+        "--blocklist", metavar="FILE", help="also write the IOCs seen in the case (.txt plain, .json STIX)"
+    )
+    p.set_defaults(run=_findings)
     return parser
 
 
@@ -318,6 +350,70 @@ def _beacons(args: argparse.Namespace, err: Console) -> int:
     console.print(view)
     more = f" ({len(found) - len(shown)} more: --limit)" if len(shown) < len(found) else ""
     console.print(f"{len(found)} pairs{more}")
+    return 0
+
+
+def _detect(args: argparse.Namespace, err: Console) -> int:
+    """Each engine asked for, in turn; a summary line each. Findings go to the case."""
+    if not (args.sigma or args.intel or args.yara):
+        err.print("[red]error:[/red] nothing to run: give --sigma, --intel and/or --yara")
+        return 2
+    case = Case.open(args.case)
+    if args.sigma:
+        from forensics.detect.sigma import detect_sigma
+
+        _engine_summary(err, "sigma", detect_sigma(case, args.sigma, run=args.run).summary())
+    if args.intel:
+        from forensics.detect.intel import detect_intel
+
+        _engine_summary(err, "intel", detect_intel(case, args.intel, run=args.run).summary())
+    if args.yara:
+        from forensics.detect.yara_scan import detect_yara
+
+        _engine_summary(err, "yara", detect_yara(case, args.yara, args.scan, run=args.run).summary())
+    return 0
+
+
+def _engine_summary(err: Console, engine: str, summary: Any) -> None:
+    if isinstance(summary, dict):
+        summary = "; ".join(f"{k} {v}" for k, v in summary.items())
+    err.print(f"[bold]{engine}[/bold]: {summary}")
+
+
+_FINDINGS_QUERY = """
+SELECT datetime, level, engine, rule_title, host_name, source, source_record, file_path, message,
+       techniques, rule_id, row_file, row_number
+FROM findings WHERE list_position(?, level) >= ? AND (? IS NULL OR engine = ?)
+ORDER BY list_position(?, level) DESC, datetime
+"""
+
+
+def _findings(args: argparse.Namespace, err: Console) -> int:
+    """The findings, most severe first; optionally an ATT&CK layer and the IOC blocklist."""
+    case = Case.open(args.case)
+    levels = list(LEVELS)
+    params = [levels, levels.index(args.min_level) + 1, args.engine, args.engine, levels]
+    found = case.arrow(_FINDINGS_QUERY, params)
+    if args.attack_layer:
+        from forensics.detect.attack import navigator_layer
+
+        layer = navigator_layer(found.select(["rule_title", "techniques"]).to_pylist())
+        Path(args.attack_layer).write_bytes(orjson.dumps(layer, option=orjson.OPT_INDENT_2))
+        err.print(f"ATT&CK layer: {args.attack_layer} ({len(layer['techniques'])} techniques)")
+    if args.blocklist:
+        from forensics.detect.intel import export_seen
+
+        kind = "stix" if args.blocklist.endswith(".json") else "blocklist"
+        export_seen(case, args.blocklist, kind)
+        err.print(f"IOCs seen: {args.blocklist}")
+    limit = args.limit if args.limit is not None else (50 if args.format == "table" else None)
+    shown = found if limit is None else found.slice(0, limit)
+    if args.format != "table":
+        _write_batches(shown.to_batches(), shown.column_names, args.format)
+    else:
+        _print_table(shown, ("datetime", "level", "engine", "rule_title", "host_name"))
+        if shown.num_rows < found.num_rows:
+            err.print(f"{found.num_rows} findings ({found.num_rows - shown.num_rows} more: --limit)")
     return 0
 
 

@@ -1,0 +1,47 @@
+"""``tracehound detect`` and ``tracehound findings`` end to end on the sample case's network
+evidence and intel: findings stored, listed by severity, exported as a blocklist and a layer."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from forensics import Case
+from forensics.cli import main
+from forensics.demo import SAMPLE
+from forensics.samples import story
+
+
+@pytest.fixture(scope="module")
+def case_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    root = tmp_path_factory.mktemp("detect") / "case"
+    assert main(["ingest", str(SAMPLE / "network"), "--case", str(root), "--quiet"]) == 0
+    return root
+
+
+def test_detect_intel_then_list_and_export(
+    case_dir: Path, tmp_path: Path, capsys: pytest.CaptureFixture
+) -> None:
+    intel = [str(SAMPLE / "intel" / name) for name in ("iocs.csv", "msupdate.stix2.json")]
+    assert main(["detect", "--case", str(case_dir), "--intel", *intel]) == 0
+    case = Case.open(case_dir)
+    hits = case.sql("SELECT DISTINCT matched['indicator'] AS value FROM findings WHERE engine = 'ioc'")
+    assert {story.C2.ip, story.PAYLOAD_HOST.ip} <= set(hits.value)
+    tagged = case.sql("SELECT count(*) AS n FROM timeline WHERE len(tags) > 0").n[0]
+    assert tagged == case.sql("SELECT count(DISTINCT (row_file, row_number)) AS n FROM findings").n[0]
+    capsys.readouterr()
+    blocklist, layer = tmp_path / "seen.txt", tmp_path / "layer.json"
+    args = ["findings", "--case", str(case_dir), "--format", "jsonl", "--blocklist", str(blocklist)]
+    assert main([*args, "--attack-layer", str(layer)]) == 0
+    listed = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    assert len(listed) == case.sql("SELECT count(*) AS n FROM findings").n[0]
+    assert {row["engine"] for row in listed} == {"ioc"}
+    values = {line for line in blocklist.read_text().splitlines() if line and not line.startswith("#")}
+    assert {story.C2.ip, story.PAYLOAD_HOST.ip, story.C2.names[0]} <= values
+    assert json.loads(layer.read_text())["domain"] == "enterprise-attack"
+
+
+def test_detect_needs_an_engine(case_dir: Path) -> None:
+    assert main(["detect", "--case", str(case_dir)]) == 2
