@@ -7,7 +7,8 @@ CASE ?= sample_data/demo_case
 .PHONY: demo test lint bench clean sample system
 
 # Debian packages the project needs: e2fsprogs (mke2fs builds the sample case's Linux image);
-# tshark, the reference the capture tests and benchmark compare with (optional: they skip without).
+# tshark, the reference the capture tests and benchmark compare with (optional: they skip without);
+# yara (the yara and yarac commands), the reference the YARA benchmark compares with (optional too).
 system:
 	@command -v mke2fs >/dev/null 2>&1 || command -v /usr/sbin/mke2fs >/dev/null 2>&1 || \
 	  { echo "installing e2fsprogs (mke2fs) with apt-get"; \
@@ -16,6 +17,10 @@ system:
 	  { echo "installing tshark with apt-get"; \
 	    $$( [ "$$(id -u)" = 0 ] || echo sudo ) env DEBIAN_FRONTEND=noninteractive apt-get install -y -q tshark \
 	    || echo "tshark could not be installed: the tests comparing with it will skip"; }
+	@command -v yara >/dev/null 2>&1 || \
+	  { echo "installing yara with apt-get"; \
+	    $$( [ "$$(id -u)" = 0 ] || echo sudo ) env DEBIAN_FRONTEND=noninteractive apt-get install -y -q yara \
+	    || echo "yara could not be installed: the YARA benchmark will report it missing"; }
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)

@@ -4,7 +4,14 @@ from __future__ import annotations
 
 import os
 
-from benchmarks import capture_ingest, evtx_ingest, fields_storage, image_ingest, intel_match
+from benchmarks import (
+    capture_ingest,
+    evtx_ingest,
+    fields_storage,
+    image_ingest,
+    intel_match,
+    yara_scan,
+)
 
 
 def main() -> None:
@@ -27,6 +34,12 @@ def main() -> None:
         f"and {packets // 4:,} for memory; generated once, cached)"
     )
     for key, value in capture_ingest.main(packets).items():
+        _show(key, value)
+    print(
+        "== YARA: signature-base over ~400 MB of files (corpus images, sample case, generated binaries "
+        "and text), Tracehound (yara-x, 2 processes) against yara -p 2"
+    )
+    for key, value in yara_scan.main(int(os.environ.get("BENCH_YARA_REPEATS", "3"))).items():
         _show(key, value)
     events = int(os.environ.get("BENCH_INTEL_EVENTS", "1000000"))
     print(
