@@ -1,0 +1,567 @@
+"""Sigma rules over a case: load, compile to DuckDB SQL, evaluate in bulk, store findings.
+
+``detect_sigma(case, paths)`` runs a rule set (files, folders, ``.tar.gz``/``.zip`` archives read in
+memory, such as SigmaHQ's whole tree) over a case's timeline:
+
+1. ``load_rules`` parses every rule with pySigma; a file that does not parse, or a rule with
+   errors, is one warning (file name, one-line reason) and the rest load. Folders named
+   ``deprecated`` and ``unsupported`` (SigmaHQ keeps retired rules there) and rules with those
+   statuses are counted and left out.
+2. ``compile_rules`` maps each rule's log source to its rows and fields
+   (``forensics.detect.sigma_fields``) and its detection to one SQL boolean
+   (``forensics.detect.sigma_sql``). Rules for logs the workbench never ingests are *not
+   applicable* (counted, not errors); a rule using something unsupported is skipped with the
+   reason; correlation rules compile in ``forensics.detect.sigma_correlation``.
+3. Evaluation runs a few SQL queries over the whole case, never a loop over rows: per log source
+   one *group table* holding the rows of that log with every field its rules use extracted once
+   (original and lower-cased), then per batch of rules one ``UNION ALL`` query returning
+   (rule, row) pairs. Matches become findings (``forensics.detect.findings``: engine ``sigma``,
+   the rule's id, title, level, status, ATT&CK tactics and techniques from its tags, the row's
+   locator, host, time and source, and the rule's fields with their values on that row).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import re
+import tarfile
+import time
+import zipfile
+from collections import Counter
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import duckdb
+import pyarrow as pa
+import yaml
+from sigma.collection import SigmaCollection
+from sigma.correlations import SigmaCorrelationRule
+from sigma.data.mitre_attack import mitre_attack_tactics, mitre_attack_techniques
+from sigma.exceptions import SigmaError, SigmaRuleLocation
+from sigma.filters import SigmaFilter
+from sigma.rule import SigmaRule, SigmaRuleBase, SigmaStatus
+
+from forensics.detect.findings import LEVELS, finding_id, findings_table, write_findings
+from forensics.detect.sigma_fields import Target, target
+from forensics.detect.sigma_sql import (
+    KEYWORDS,
+    PY_REGEX_FUNCTION,
+    Columns,
+    SigmaUnsupported,
+    compile_condition,
+    python_regex,
+    quote,
+)
+
+__all__ = [
+    "CompiledRule",
+    "RuleProblem",
+    "SigmaReport",
+    "compile_rules",
+    "detect_sigma",
+    "evaluate",
+    "load_rules",
+    "rule_attack",
+    "technique_name",
+]
+
+ENGINE = "sigma"
+#: SigmaHQ's folders of retired rules, left out when a folder or archive is loaded.
+RETIRED_FOLDERS = frozenset({"deprecated", "unsupported"})
+_RULE_SUFFIXES = (".yml", ".yaml")
+_TACTICS = frozenset(mitre_attack_tactics.values())
+_TECHNIQUE = re.compile(r"t\d{4}(?:\.\d{3})?")
+_PYTHON_REGEX = (
+    "regular expression RE2 cannot take (look-around or back-reference): matched with Python's re, "
+    "on the rows the rest of the rule lets through"
+)
+#: Rules per UNION ALL query.
+BATCH = 128
+#: libyaml's loader when present: parsing SigmaHQ's tree takes 0.6 s instead of 5 s.
+_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+_BASE = (
+    "row_file",
+    "row_number",
+    "datetime",
+    "host_name",
+    "source",
+    "source_file",
+    "source_record",
+    "evidence_id",
+)
+
+
+@dataclass(frozen=True)
+class RuleProblem:
+    """A rule (or file) that does not run, or runs with a caveat: ``kind`` is ``error`` (does
+    not parse), ``unsupported`` (uses what this engine cannot evaluate), ``not_applicable`` (its
+    log source is never ingested), ``ignored`` (retired: deprecated/unsupported), ``warning``
+    (a file read as Latin-1) or ``note`` (runs: a regular expression matched by Python)."""
+
+    file: str
+    reason: str
+    kind: str = "error"
+    rule_id: str | None = None
+    title: str | None = None
+
+    def __str__(self) -> str:
+        what = f" {self.rule_id}" if self.rule_id else ""
+        return f"{self.file}{what}: {self.kind}: {self.reason}"
+
+
+@dataclass
+class CompiledRule:
+    """One Sigma rule ready to run: its target's group, SQL, and finding metadata."""
+
+    rule: SigmaRule
+    target: Target
+    columns: Columns
+    sql: str
+    fields: list[str]
+    keywords: list[str] = field(default_factory=list)
+    python_regex: int = 0
+
+    @property
+    def rule_id(self) -> str:
+        return rule_key(self.rule)
+
+    @property
+    def output(self) -> bool:
+        return bool(getattr(self.rule, "_output", True))
+
+
+# -- loading ---------------------------------------------------------------------------------
+
+
+def load_rules(
+    paths: Iterable[str | Path], *, select: Callable[[str], bool] | None = None
+) -> tuple[list[SigmaRuleBase], list[RuleProblem]]:
+    """Parse the Sigma rules in files, folders and archives (``.tar.gz``, ``.tgz``, ``.tar``,
+    ``.zip``, read in memory). ``select(name)`` keeps only the rule files it accepts.
+    Returns the rules (detection and correlation rules) and one problem per file or rule that
+    does not load."""
+    rules: list[SigmaRuleBase] = []
+    problems: list[RuleProblem] = []
+    for name, text in _rule_texts(paths, select, problems):
+        _parse(name, text, rules, problems)
+    collection = SigmaCollection(rules)
+    kept: list[SigmaRuleBase] = []
+    filters = [r for r in rules if isinstance(r, SigmaFilter)]
+    for rule in rules:
+        if isinstance(rule, SigmaFilter):
+            continue
+        if isinstance(rule, SigmaCorrelationRule):
+            try:
+                rule.resolve_rule_references(collection)
+            except SigmaError as e:
+                problems.append(_problem(rule, f"correlation: {_one_line(e)}"))
+                continue
+        for f in filters:
+            try:
+                rule = f.apply_on_rule(rule)
+            except SigmaError as e:
+                problems.append(_problem(rule, f"filter {f.title}: {_one_line(e)}"))
+        kept.append(rule)
+    return kept, problems
+
+
+def _rule_texts(
+    paths: Iterable[str | Path], select: Callable[[str], bool] | None, problems: list[RuleProblem]
+) -> Iterator[tuple[str, str]]:
+    for given in paths:
+        path = Path(given)
+        lower = path.name.lower()
+        if path.is_dir():
+            for file in sorted(
+                p for p in path.rglob("*") if p.suffix.lower() in _RULE_SUFFIXES and p.is_file()
+            ):
+                relative = file.relative_to(path).parts[:-1]
+                if select is not None and not select(str(file)):
+                    continue
+                if RETIRED_FOLDERS.intersection(relative):
+                    problems.append(RuleProblem(str(file), "retired rule folder", "ignored"))
+                else:
+                    yield str(file), _read(file, problems)
+        elif lower.endswith((".tar.gz", ".tgz", ".tar", ".tar.bz2", ".tar.xz")):
+            with tarfile.open(path) as archive:
+                for member in archive:
+                    if member.isfile() and member.name.lower().endswith(_RULE_SUFFIXES):
+                        name = f"{path}:{member.name}"
+                        if select is not None and not select(member.name):
+                            continue
+                        if RETIRED_FOLDERS.intersection(member.name.split("/")[:-1]):
+                            problems.append(RuleProblem(name, "retired rule folder", "ignored"))
+                        else:
+                            data = archive.extractfile(member)
+                            yield name, _decode(data.read() if data else b"", name, problems)
+        elif lower.endswith(".zip"):
+            with zipfile.ZipFile(path) as archive:
+                for info in archive.infolist():
+                    if not info.is_dir() and info.filename.lower().endswith(_RULE_SUFFIXES):
+                        name = f"{path}:{info.filename}"
+                        if select is not None and not select(info.filename):
+                            continue
+                        if RETIRED_FOLDERS.intersection(info.filename.split("/")[:-1]):
+                            problems.append(RuleProblem(name, "retired rule folder", "ignored"))
+                        else:
+                            yield name, _decode(archive.read(info), name, problems)
+        elif path.is_file():
+            yield str(path), _read(path, problems)
+        else:
+            problems.append(RuleProblem(str(path), "no such file or folder"))
+
+
+def _read(path: Path, problems: list[RuleProblem]) -> str:
+    try:
+        return _decode(path.read_bytes(), str(path), problems)
+    except OSError as e:
+        problems.append(RuleProblem(str(path), f"unreadable: {e.strerror or e}"))
+        return ""
+
+
+def _decode(data: bytes, name: str, problems: list[RuleProblem]) -> str:
+    try:
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        problems.append(RuleProblem(name, "not UTF-8; read as Latin-1", "warning"))
+        return data.decode("latin-1")
+
+
+def _parse(name: str, text: str, rules: list[SigmaRuleBase], problems: list[RuleProblem]) -> None:
+    if not text.strip():
+        return
+    try:
+        documents = list(yaml.load_all(text, Loader=_LOADER))
+        collection = SigmaCollection.from_dicts(
+            documents, collect_errors=True, source=SigmaRuleLocation(name)
+        )
+    except yaml.YAMLError as e:
+        problems.append(RuleProblem(name, f"YAML: {_one_line(e)}"))
+        return
+    except (SigmaError, TypeError, AttributeError, ValueError) as e:
+        problems.append(RuleProblem(name, _one_line(e)))
+        return
+    for error in collection.errors:
+        if not any(error in r.errors for r in collection.rules):
+            problems.append(RuleProblem(name, _one_line(error)))
+    for rule in collection.rules:
+        if rule.errors:
+            problems.append(_problem(rule, _one_line(rule.errors[0]), file=name))
+        elif rule.status in (SigmaStatus.DEPRECATED, SigmaStatus.UNSUPPORTED):
+            problems.append(_problem(rule, f"status {rule.status}", kind="ignored", file=name))
+        else:
+            rules.append(rule)
+
+
+def _one_line(error: BaseException) -> str:
+    text = error.args[0] if error.args else str(error)
+    return " ".join(str(text).split())[:300]
+
+
+def rule_key(rule: SigmaRuleBase) -> str:
+    """A rule's id for findings: its Sigma id, else its name, else its title."""
+    return str(rule.id) if rule.id else (rule.name or rule.title or "?")
+
+
+def rule_file(rule: SigmaRuleBase) -> str:
+    return str(rule.source.path) if rule.source is not None else "?"
+
+
+def _problem(rule: SigmaRuleBase, reason: str, kind: str = "error", file: str | None = None) -> RuleProblem:
+    return RuleProblem(file or rule_file(rule), reason, kind, rule_key(rule), rule.title)
+
+
+# -- ATT&CK ----------------------------------------------------------------------------------
+
+
+def rule_attack(rule: SigmaRuleBase) -> tuple[list[str], list[str]]:
+    """(tactics, techniques) of a rule's ``attack.*`` tags: ``attack.execution`` ->
+    ``execution``, ``attack.t1059.001`` -> ``T1059.001``; groups and software are left out."""
+    tactics: list[str] = []
+    techniques: list[str] = []
+    for tag in rule.tags or []:
+        if (tag.namespace or "").lower() != "attack":
+            continue
+        name = tag.name.lower()
+        if _TECHNIQUE.fullmatch(name):
+            techniques.append(name.upper())
+        elif name.replace("_", "-") in _TACTICS:
+            tactics.append(name.replace("_", "-"))
+    return list(dict.fromkeys(tactics)), list(dict.fromkeys(techniques))
+
+
+def technique_name(technique: str) -> str | None:
+    """The ATT&CK name of a technique id (``T1059.001`` -> ``PowerShell``), offline (pySigma's data)."""
+    return mitre_attack_techniques.get(technique.upper())
+
+
+# -- compilation -----------------------------------------------------------------------------
+
+
+def compile_rules(
+    rules: Iterable[SigmaRuleBase], *, placeholders: Mapping[str, Sequence[str]] | None = None
+) -> tuple[list[Any], list[RuleProblem]]:
+    """Compile rules to SQL. Returns the compiled rules (``CompiledRule``, then
+    ``sigma_correlation.CompiledCorrelation``) and a problem for each rule that will not run
+    (``not_applicable`` or ``unsupported``)."""
+    from forensics.detect.sigma_correlation import compile_correlation
+
+    groups: dict[str, Columns] = {}
+    compiled: list[Any] = []
+    problems: list[RuleProblem] = []
+    by_rule: dict[int, CompiledRule] = {}
+    correlations: list[SigmaCorrelationRule] = []
+    for rule in rules:
+        if isinstance(rule, SigmaCorrelationRule):
+            correlations.append(rule)
+            continue
+        if not isinstance(rule, SigmaRule):
+            continue
+        where = target(rule.logsource)
+        if where is None:
+            source = rule.logsource
+            what = "/".join(str(x) for x in (source.product, source.category, source.service) if x)
+            problems.append(
+                _problem(rule, f"log source {what or '(none)'} is not ingested", "not_applicable")
+            )
+            continue
+        columns = groups.setdefault(where.key, Columns(where))
+        before = (dict(columns.exprs), set(columns.lists))
+        try:
+            result = compile_condition(rule, columns, placeholders)
+        except SigmaUnsupported as e:
+            columns.exprs, columns.lists = before
+            problems.append(_problem(rule, str(e), "unsupported"))
+            continue
+        except SigmaError as e:
+            columns.exprs, columns.lists = before
+            problems.append(_problem(rule, _one_line(e), "unsupported"))
+            continue
+        one = CompiledRule(
+            rule, where, columns, result.sql, result.fields, result.keywords, result.python_regex
+        )
+        if result.python_regex:
+            problems.append(_problem(rule, _PYTHON_REGEX, "note"))
+        compiled.append(one)
+        by_rule[id(rule)] = one
+    for rule in correlations:
+        try:
+            compiled.append(compile_correlation(rule, by_rule))
+        except SigmaUnsupported as e:
+            problems.append(_problem(rule, str(e), "unsupported"))
+    return compiled, problems
+
+
+# -- evaluation ------------------------------------------------------------------------------
+
+
+def _table_name(index: int) -> str:
+    return f"sigma_group_{index}"
+
+
+def evaluate(
+    con: duckdb.DuckDBPyConnection, compiled: Sequence[CompiledRule], *, where: str | None = None
+) -> dict[str, Any]:
+    """Run compiled rules over ``timeline_rows`` (``where``: extra SQL narrowing the rows).
+    Returns {"matches": Arrow table (rule, row_file, row_number), "groups": {target key: table}}
+    and leaves one temporary group table per target on ``con`` (correlations read them)."""
+    rules = [c for c in compiled if isinstance(c, CompiledRule)]
+    if any(c.python_regex for c in rules):
+        with contextlib.suppress(duckdb.Error):  # already registered on this connection
+            con.create_function(
+                PY_REGEX_FUNCTION, python_regex, [duckdb.sqltype("VARCHAR"), duckdb.sqltype("INTEGER")],
+                duckdb.sqltype("BOOLEAN"), side_effects=False,
+            )  # fmt: skip
+    by_key: dict[str, list[int]] = {}
+    for index, rule in enumerate(rules):
+        by_key.setdefault(rule.target.key, []).append(index)
+    keys = list(by_key)
+    narrow = f" AND ({where})" if where else ""
+    # One scan counts every log source's rows: groups without rows cost nothing more.
+    counts: list[int] = []
+    for start in range(0, len(keys), 200):
+        chunk = keys[start : start + 200]
+        select = ", ".join(
+            f"count(*) FILTER (WHERE ({rules[by_key[k][0]].target.where}){narrow})" for k in chunk
+        )
+        counts += list(con.execute(f"SELECT {select} FROM timeline_rows").fetchall()[0]) if chunk else []
+    tables: dict[str, str] = {}
+    found: list[tuple[int, str, int]] = []
+    for number, (key, count) in enumerate(zip(keys, counts, strict=True)):
+        if not count:
+            continue
+        indexes = by_key[key]
+        first = rules[indexes[0]]
+        table = _table_name(number)
+        tables[key] = table
+        columns = ", ".join(f"{sql} AS {quote(name)}" for name, sql in first.columns.exprs.items())
+        con.execute(
+            f"CREATE OR REPLACE TEMP TABLE {table} AS SELECT {', '.join(_BASE)}"
+            f"{', ' + columns if columns else ''} FROM timeline_rows WHERE ({first.target.where}){narrow}"
+        )
+        for start in range(0, len(indexes), BATCH):
+            batch = indexes[start : start + BATCH]
+            query = " UNION ALL ".join(
+                f"SELECT {i} AS rule, row_file, row_number FROM {table} WHERE {rules[i].sql}" for i in batch
+            )
+            found += con.execute(query).fetchall()
+    matches = pa.table(
+        {
+            "rule": pa.array([m[0] for m in found], pa.int64()),
+            "row_file": pa.array([m[1] for m in found], pa.string()),
+            "row_number": pa.array([m[2] for m in found], pa.int64()),
+        }
+    )
+    return {"matches": matches, "groups": tables, "rules": rules}
+
+
+def findings_from(
+    con: duckdb.DuckDBPyConnection, result: dict[str, Any], *, limit_value: int = 1000
+) -> list[dict[str, Any]]:
+    """Finding dicts (``forensics.detect.findings`` keys) for the matches of ``evaluate``."""
+    rules: list[CompiledRule] = result["rules"]
+    matches: pa.Table = result["matches"]
+    if matches.num_rows == 0:
+        return []
+    out: list[dict[str, Any]] = []
+    con.register("sigma_matches", matches)
+    try:
+        for key, table in result["groups"].items():
+            group_rules = [i for i, r in enumerate(rules) if r.target.key == key and r.output]
+            if not group_rules:
+                continue
+            names = [c[0] for c in con.execute(f"DESCRIBE {table}").fetchall()]
+            raw = [n for n in names if n.startswith("r:")] + (
+                [f"l:{KEYWORDS}"] if f"l:{KEYWORDS}" in names else []
+            )
+            select = ", ".join([f"g.{c}" for c in _BASE] + [f"g.{quote(n)}" for n in raw])
+            rows = con.execute(
+                f"SELECT m.rule, {select} FROM sigma_matches m JOIN {table} g "
+                "ON g.row_file = m.row_file AND g.row_number = m.row_number "
+                f"WHERE m.rule IN ({', '.join(map(str, group_rules))}) ORDER BY g.datetime, m.rule"
+            ).fetchall()
+            for row in rows:
+                rule = rules[row[0]]
+                base = dict(zip(_BASE, row[1 : 1 + len(_BASE)], strict=True))
+                values = dict(zip(raw, row[1 + len(_BASE) :], strict=True))
+                out.append(_finding(rule, base, values, limit_value))
+    finally:
+        con.unregister("sigma_matches")
+    return out
+
+
+def _finding(rule: CompiledRule, base: dict[str, Any], values: dict[str, Any], limit: int) -> dict[str, Any]:
+    matched: dict[str, str] = {}
+    for name in rule.fields:
+        value = values.get(f"r:{name}")
+        if isinstance(value, list):
+            value = ", ".join(v for v in value if v is not None) or None
+        if value is not None:
+            matched[name] = str(value)[:limit]
+    if rule.keywords:
+        text = values.get(f"l:{KEYWORDS}") or ""
+        hits = [k for k in rule.keywords if k.lower() in text]
+        if hits:
+            matched["keywords"] = ", ".join(hits)[:limit]
+    return _finding_row(rule.rule, base, matched, rule.rule_id)
+
+
+def _finding_row(
+    rule: SigmaRuleBase, base: Mapping[str, Any], matched: dict[str, str], rule_id: str, note: str = ""
+) -> dict[str, Any]:
+    tactics, techniques = rule_attack(rule)
+    level = str(rule.level) if rule.level else "medium"
+    return {
+        "finding_id": finding_id(ENGINE, rule_id, base["row_file"], base["row_number"]),
+        "engine": ENGINE,
+        "rule_id": rule_id,
+        "rule_title": rule.title,
+        "level": level,
+        "status": str(rule.status) if rule.status else None,
+        "tactics": tactics,
+        "techniques": techniques,
+        "datetime": base.get("datetime"),
+        "host_name": base.get("host_name"),
+        "source": base.get("source"),
+        "source_file": base.get("source_file"),
+        "source_record": base.get("source_record"),
+        "evidence_id": base.get("evidence_id"),
+        "row_file": base["row_file"],
+        "row_number": base["row_number"],
+        "matched": matched,
+        "message": f"Sigma {level} {rule.title}{note}",
+    }
+
+
+# -- the whole run ---------------------------------------------------------------------------
+
+
+@dataclass
+class SigmaReport:
+    """What a Sigma run did."""
+
+    rules_loaded: int = 0
+    applicable: int = 0
+    not_applicable: int = 0
+    compiled: int = 0
+    correlations: int = 0
+    skipped: list[RuleProblem] = field(default_factory=list)  # errors and unsupported, with reasons
+    ignored: int = 0  # retired rules (deprecated/unsupported folders or status)
+    findings: int = 0
+    by_level: dict[str, int] = field(default_factory=dict)
+    rules_matched: int = 0
+    python_regex: int = 0  # rules with a regular expression RE2 cannot take (Python matches it)
+    seconds: float = 0.0
+    path: Path | None = None
+
+    def summary(self) -> str:
+        levels = ", ".join(f"{lvl} {self.by_level.get(lvl, 0)}" for lvl in reversed(LEVELS))
+        return (
+            f"{self.rules_loaded} rules loaded, {self.applicable} applicable ({self.not_applicable} not), "
+            f"{self.compiled} compiled ({self.correlations} correlations), {len(self.skipped)} skipped, "
+            f"{self.ignored} retired left out; {self.findings} findings from {self.rules_matched} rules "
+            f"({levels}) in {self.seconds:.1f} s"
+        )
+
+
+def detect_sigma(
+    case: Any,
+    paths: Iterable[str | Path],
+    run: str = "default",
+    *,
+    placeholders: Mapping[str, Sequence[str]] | None = None,
+    where: str | None = None,
+    select: Callable[[str], bool] | None = None,
+    write: bool = True,
+) -> SigmaReport:
+    """Run the Sigma rules under ``paths`` over ``case`` and store the findings as engine
+    ``sigma``, run ``run``. ``where`` narrows the rows (SQL over ``timeline_rows``)."""
+    from forensics.detect.sigma_correlation import CompiledCorrelation, correlate
+
+    started = time.perf_counter()
+    rules, problems = load_rules(paths, select=select)
+    compiled, compile_problems = compile_rules(rules, placeholders=placeholders)
+    problems += compile_problems
+    report = SigmaReport(rules_loaded=len(rules))
+    report.not_applicable = sum(p.kind == "not_applicable" for p in problems)
+    report.ignored = sum(p.kind == "ignored" for p in problems)
+    report.skipped = [p for p in problems if p.kind in ("error", "unsupported")]
+    report.applicable = len(rules) - report.not_applicable
+    report.compiled = len(compiled)
+    report.python_regex = sum(p.kind == "note" for p in problems)
+    report.correlations = sum(isinstance(c, CompiledCorrelation) for c in compiled)
+    with case.connect() as con:
+        result = evaluate(con, compiled, where=where)
+        found = findings_from(con, result)
+        for correlation in (c for c in compiled if isinstance(c, CompiledCorrelation)):
+            found += correlate(con, correlation, result)
+    table = findings_table(found)
+    report.findings = table.num_rows
+    report.by_level = dict(Counter(f["level"] for f in found))
+    report.rules_matched = len({f["rule_id"] for f in found})
+    if write:
+        report.path = write_findings(case.root, ENGINE, table, run)
+    report.seconds = time.perf_counter() - started
+    return report
