@@ -45,3 +45,24 @@ def test_detect_intel_then_list_and_export(
 
 def test_detect_needs_an_engine(case_dir: Path) -> None:
     assert main(["detect", "--case", str(case_dir)]) == 2
+
+
+def test_detect_sigma_on_a_regression_sample(
+    tmp_path: Path, corpus: Path, capsys: pytest.CaptureFixture
+) -> None:
+    """A SigmaHQ regression EVTX and its rule, through the command line: the rule fires and its
+    finding is listed with its level."""
+    rule = corpus / "sigma/rules/windows/file/file_event/file_event_win_creation_system_file.yml"
+    evtx = corpus / "sigma/regression_data" / rule.relative_to(corpus / "sigma").with_suffix("")
+    root = str(tmp_path / "case")
+    assert (
+        main(["ingest", str(evtx / "d5866ddf-ce8f-4aea-b28e-d96485a20d3d.evtx"), "--case", root, "--quiet"])
+        == 0
+    )
+    assert main(["detect", "--case", root, "--sigma", str(rule)]) == 0
+    capsys.readouterr()
+    assert main(["findings", "--case", root, "--engine", "sigma", "--format", "jsonl"]) == 0
+    listed = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    assert {(f["rule_id"], f["level"]) for f in listed} == {
+        ("d5866ddf-ce8f-4aea-b28e-d96485a20d3d", "medium")
+    }
