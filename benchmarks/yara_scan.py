@@ -34,7 +34,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from forensics.detect.yara_scan import EXTERNALS, compile_rules, scan
+from forensics.detect.yara import EXTERNALS, compile_rules, scan
 
 ROOT = Path(__file__).resolve().parents[1]
 CACHE = Path(__file__).resolve().parent / ".cache"

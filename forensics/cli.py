@@ -368,7 +368,7 @@ def _detect(args: argparse.Namespace, err: Console) -> int:
 
         _engine_summary(err, "intel", detect_intel(case, args.intel, run=args.run).summary())
     if args.yara:
-        from forensics.detect.yara_scan import detect_yara
+        from forensics.detect.yara import detect_yara
 
         _engine_summary(err, "yara", detect_yara(case, args.yara, args.scan, run=args.run).summary())
     return 0

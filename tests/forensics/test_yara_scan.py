@@ -14,14 +14,16 @@ import pytest
 import yara
 
 from forensics import Case
-from forensics.detect import yara_scan
-from forensics.detect.yara_scan import (
+from forensics.detect.yara import (
     DiskImage,
+    RuleSet,
     compile_rules,
     detect_yara,
     level_of,
     scan,
 )
+from forensics.detect.yara import prefilter as yara_prefilter
+from forensics.detect.yara import scanner as yara_scanner
 from parsers.disk_image import image_files
 
 SAMPLE = Path(__file__).resolve().parents[2] / "sample_data" / "case01"
@@ -98,7 +100,7 @@ def test_sample_image_backdoor_found_inside_srv01() -> None:
 def test_files_inside_corpus_images(corpus: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     # Workers forked from this process (no timeouts fire here, so yara-x's heartbeat thread,
     # which an earlier in-process scan may have started, does not matter).
-    monkeypatch.setattr(yara_scan, "_HEARTBEAT", False)
+    monkeypatch.setattr(yara_scanner, "_HEARTBEAT", False)
     disk = corpus / "images" / "disk"
     rule = tmp_path / "passwords.yar"
     rule.write_text(
@@ -190,7 +192,7 @@ def test_slow_rule_times_out_and_big_file_is_skipped(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, jobs: int
 ) -> None:
     if jobs > 1:  # spawned workers: their own yara-x heartbeat, whatever this process did before
-        monkeypatch.setattr(yara_scan, "_HEARTBEAT", True)
+        monkeypatch.setattr(yara_scanner, "_HEARTBEAT", True)
     rule = tmp_path / "slow.yar"
     rule.write_text(_SLOW)
     big = tmp_path / "data" / "big.bin"
@@ -229,21 +231,21 @@ def test_condition_reading_for_the_prefilter() -> None:
     private rule B { condition: filesize <= 2MB and uint32be(0) == 0x7f454c46 }
     rule C { condition: uint16(0) == 0x5a4d or filesize < 10KB }
     """
-    heads, rules, linked = yara_scan._split(source)
+    heads, rules, linked = yara_prefilter._split(source)
     assert heads == ['import "pe"'] and not linked
     assert [(r.name, r.max_size, r.prefix) for r in rules] == [
         ("A", 100 << 10, b"MZ"), ("B", (2 << 20) + 1, b"\x7fELF"), ("C", None, None),
     ]  # fmt: skip
     assert rules[0].text.startswith("rule A : tag {") and rules[0].text.endswith("$h }")
-    assert yara_scan._split("rule X { condition: true } rule Y { condition: X }")[2]  # Y names X
-    assert yara_scan._split("global rule G { condition: filesize < 1KB }")[2]
+    assert yara_prefilter._split("rule X { condition: true } rule Y { condition: X }")[2]  # Y names X
+    assert yara_prefilter._split("global rule G { condition: filesize < 1KB }")[2]
 
 
 # -- signature-base ----------------------------------------------------------------------------
 
 
 @pytest.fixture(scope="module")
-def signature_base(corpus: Path) -> yara_scan.RuleSet:
+def signature_base(corpus: Path) -> RuleSet:
     rules, warnings = compile_rules(corpus / "yara" / "signature-base" / "yara")
     assert warnings == []
     return rules
@@ -251,7 +253,7 @@ def signature_base(corpus: Path) -> yara_scan.RuleSet:
 
 @pytest.mark.corpus
 @pytest.mark.slow
-def test_signature_base_compiles_with_yara_x(signature_base: yara_scan.RuleSet) -> None:
+def test_signature_base_compiles_with_yara_x(signature_base: RuleSet) -> None:
     # yara-x 1.23 takes every one of the 741 rule files (5,883 rules) with the externals
     # defined; none needs yara-python. 285 compiler warnings (text as hex, duplicate patterns...).
     assert signature_base.counts == {"yara-x": 741, "yara-python": 0, "failed": 0}
@@ -262,7 +264,7 @@ def test_signature_base_compiles_with_yara_x(signature_base: yara_scan.RuleSet) 
 @pytest.mark.corpus
 @pytest.mark.slow
 def test_signature_base_prefilter_gives_the_same_matches(
-    signature_base: yara_scan.RuleSet, corpus: Path, tmp_path: Path
+    signature_base: RuleSet, corpus: Path, tmp_path: Path
 ) -> None:
     # Files of each prefilter class: MZ and not, under and over 1 MiB, plus real evidence.
     data = tmp_path / "data"
@@ -290,7 +292,7 @@ def test_signature_base_prefilter_gives_the_same_matches(
 def test_detect_yara_writes_findings_and_timeline_rows(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(yara_scan, "_HEARTBEAT", False)  # forked workers, as above
+    monkeypatch.setattr(yara_scanner, "_HEARTBEAT", False)  # forked workers, as above
     case = Case.open(tmp_path / "case")
     case.ingest([SRV01, FILES], jobs=1)
     implant = (FILES / "msupdate.exe").read_bytes()
