@@ -22,6 +22,7 @@ github.com/FoxIO-LLC/ja4, technical_details/JA4.md.
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -278,6 +279,21 @@ def handshake_missing_bytes(data: bytes, *, server: bool = False) -> int | None:
     return 0
 
 
+def _extensions(r: _Reader) -> Iterator[tuple[int, bytes | None]]:
+    """(type, body) of each extension after the hello's fixed fields; a truncated last
+    extension still counts, with no body."""
+    if r.remaining() < 2:
+        return
+    ext = _Reader(r.vec16())
+    while ext.remaining() >= 4:
+        ext_type = ext.u16()
+        try:
+            yield ext_type, ext.vec16()
+        except _Short:
+            yield ext_type, None
+            return
+
+
 def _parse_client_body(body: bytes, record_version: int | None) -> ClientHello:
     r = _Reader(body)
     legacy_version = r.u16()
@@ -292,16 +308,9 @@ def _parse_client_body(body: bytes, record_version: int | None) -> ClientHello:
     point_formats: tuple[int, ...] = ()
     sig_algs: tuple[int, ...] = ()
     versions: tuple[int, ...] = ()
-    if r.remaining() >= 2:
-        ext = _Reader(r.vec16())
-        while ext.remaining() >= 4:
-            ext_type = ext.u16()
-            try:
-                ext_data = ext.vec16()
-            except _Short:
-                extensions.append(ext_type)  # a truncated last extension still counts
-                break
-            extensions.append(ext_type)
+    for ext_type, ext_data in _extensions(r):
+        extensions.append(ext_type)
+        if ext_data is not None:
             try:
                 if ext_type == EXT_SERVER_NAME and server_name is None:
                     server_name = _server_name(ext_data)
@@ -362,16 +371,9 @@ def _parse_server_body(body: bytes, record_version: int | None) -> ServerHello:
     extensions: list[int] = []
     selected: int | None = None
     alpn: bytes | None = None
-    if r.remaining() >= 2:
-        ext = _Reader(r.vec16())
-        while ext.remaining() >= 4:
-            ext_type = ext.u16()
-            try:
-                ext_data = ext.vec16()
-            except _Short:
-                extensions.append(ext_type)
-                break
-            extensions.append(ext_type)
+    for ext_type, ext_data in _extensions(r):
+        extensions.append(ext_type)
+        if ext_data is not None:
             try:
                 if ext_type == EXT_SUPPORTED_VERSIONS:
                     selected = _Reader(ext_data).u16()
