@@ -127,7 +127,8 @@ class PcapParser(Parser):
             if shards > 1 and not mine.keeps(segment.src, segment.dst):
                 continue
             flow, from_orig, done = table.add(segment, ts_ns, packet.number, segment.checksum_ok is False)
-            ended(done)
+            if done:
+                ended(done)
             if done or packets % 65536 == 0:
                 defrag.expire(table.now)
             if segment.proto == 6:

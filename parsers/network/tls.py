@@ -22,6 +22,7 @@ github.com/FoxIO-LLC/ja4, technical_details/JA4.md.
 from __future__ import annotations
 
 import hashlib
+import struct
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
@@ -204,7 +205,7 @@ class _Reader:
 
 def _u16_list(data: bytes) -> tuple[int, ...]:
     """Big-endian 16-bit values; an odd trailing byte is dropped."""
-    return tuple(int.from_bytes(data[i : i + 2], "big") for i in range(0, len(data) - 1, 2))
+    return struct.unpack(f">{len(data) // 2}H", data[: len(data) // 2 * 2])
 
 
 def _text(raw: bytes) -> str:
