@@ -22,6 +22,7 @@ from typing import Any, BinaryIO
 import pyarrow as pa
 
 from forensics.rows import RowBuilder
+from forensics.timeutil import ns_to_utc
 from parsers.base import Options, Parser, ParseWarning
 from parsers.network.capture import Packet, capture_kind, read_capture
 from parsers.network.carving import Carver
@@ -87,7 +88,8 @@ class PcapParser(Parser):
 
         def emit(log: str, record: dict) -> None:
             number = record.pop("packet", None)
-            row, fields = to_row(log, dict(record, ts=_zeek_time(record["ts"])))
+            ts_ns = record["ts"]  # a zeroed clock is no time: null, never 1970 (the schema rule)
+            row, fields = to_row(log, dict(record, ts=ns_to_utc(ts_ns) if ts_ns > 0 else None))
             if number is not None:
                 row["source_record"] = number
             builder.add(row, fields)
@@ -181,9 +183,3 @@ class _Shards:
             if len(self._pairs) < 1 << 18:
                 self._pairs[pair] = kept
         return kept
-
-
-def _zeek_time(ts_ns: int) -> str:
-    """Nanoseconds since 1970 -> Zeek's seconds with six decimals (microseconds, truncated)."""
-    seconds, rest = divmod(ts_ns, 1_000_000_000)
-    return f"{seconds}.{rest // 1000:06d}"
