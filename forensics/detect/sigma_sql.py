@@ -338,20 +338,13 @@ class _Compiler:
     def leaf(self, name: str, value: object) -> _Sql:
         if isinstance(value, SigmaExpansion):
             return self._or([self.leaf(name, v) for v in value.values])
-        if isinstance(value, SigmaCasedString):
-            column, is_list = self.columns.raw(name)
+        if isinstance(value, SigmaString):  # SigmaCasedString (the cased modifier) is one too
+            lower = not isinstance(value, SigmaCasedString)
+            column, is_list = (self.columns.lower if lower else self.columns.raw)(name)
             return _on(
                 column,
                 is_list,
-                lambda c: [string_match(c, list(s.s), lower=False) for s in self._expand(value)],
-            )
-        if isinstance(value, SigmaString):
-            column, is_list = self.columns.lower(name)
-
-            return _on(
-                column,
-                is_list,
-                lambda c: [string_match(c, list(s.s), lower=True) for s in self._expand(value)],
+                lambda c: [string_match(c, list(s.s), lower=lower) for s in self._expand(value)],
             )
         if isinstance(value, SigmaBool):
             column, is_list = self.columns.lower(name)
