@@ -86,8 +86,11 @@ class PcapParser(Parser):
         context = Context(Carver(options.carve_dir).open if options.carve_dir else None)
         packets = 0
 
-        def emit(log: str, record: dict) -> None:
+        def emit(log: str, record: dict, flow: Flow) -> None:
+            """One record of ``flow`` as a row, located by its packet, joined by the flow's
+            Community ID (conn, DNS, HTTP, files, TLS, SSH and FTP rows alike)."""
             number = record.pop("packet", None)
+            record.setdefault("community_id", flow.community_id())
             ts_ns = record["ts"]  # a zeroed clock is no time: null, never 1970 (the schema rule)
             row, fields = to_row(log, dict(record, ts=ns_to_utc(ts_ns) if ts_ns > 0 else None))
             if number is not None:
@@ -99,13 +102,13 @@ class PcapParser(Parser):
                 reassembly = flow.app.get("tcp")
                 if reassembly:
                     for log, record in reassembly.finish(flow):
-                        emit(log, record)
+                        emit(log, record, flow)
                     weirds.update(reassembly.session.weirds())
                 for record in dns.closed(flow):
-                    emit("dns", record)
+                    emit("dns", record, flow)
                 if "dns_malformed" in flow.app:
                     weirds["DNS_malformed_message"] += flow.app["dns_malformed"]
-                emit("conn", flow.record())
+                emit("conn", flow.record(), flow)
 
         for item in read_capture(fh):
             if isinstance(item, ParseWarning):
@@ -135,10 +138,10 @@ class PcapParser(Parser):
                 defrag.expire(table.now)
             if segment.proto == 6:
                 for log, record in tcp_packet(flow, from_orig, segment, ts_ns, packet.number, context):
-                    emit(log, record)
+                    emit(log, record, flow)
             elif segment.payload and dns.wants(segment.proto, segment.sport, segment.dport):
                 for record in dns.packet(flow, from_orig, segment.payload, ts_ns, packet.number):
-                    emit("dns", record)
+                    emit("dns", record, flow)
             if len(builder) >= options.batch_rows:
                 yield builder.flush()  # type: ignore[misc]
         for flow in table.drain():

@@ -85,11 +85,15 @@ class Flow:
         }  # fmt: skip
 
     def community_id(self) -> str | None:
-        """The flow's Community ID v1 (None for protocols it does not cover without ports)."""
-        try:
-            return community_id(self.orig[0], self.resp[0], self.proto, self.orig[1], self.resp[1])
-        except ValueError:
-            return None
+        """The flow's Community ID v1 (None for protocols it does not cover without ports);
+        worked out once, since every row of the flow carries it."""
+        if "community_id" not in self.app:
+            try:
+                value = community_id(self.orig[0], self.resp[0], self.proto, self.orig[1], self.resp[1])
+            except ValueError:
+                value = None
+            self.app["community_id"] = value
+        return self.app["community_id"]
 
     def missed_bytes(self) -> int | None:
         """Bytes of the reassembled streams never captured (None when not reassembled)."""

@@ -4,10 +4,13 @@ and compared live when tshark is installed), and bad input as counted warnings."
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import io
+import ipaddress
 import json
 import shutil
+import struct
 import subprocess
 from collections import Counter
 from datetime import datetime
@@ -151,7 +154,7 @@ def test_sample_capture_ssh_session(lan_tap: tuple[list[dict], list], truth: lis
         r for r in lan_tap[0] if r["source"] == "network_conn" and r["fields"]["uid"] == row["fields"]["uid"]
     ]
     assert len(conn) == 1 and conn[0]["network_protocol"] == "ssh"
-    assert conn[0]["community_id"] == row["community_id"] or row["community_id"] is None
+    assert row["community_id"] == conn[0]["community_id"] == "1:" + _community_id(row)
 
 
 def test_sample_capture_http_steps(lan_tap: tuple[list[dict], list], truth: list[tuple[str, dict]]) -> None:
@@ -195,6 +198,26 @@ def test_carving_writes_each_object_once_by_its_hash(tmp_path: Path) -> None:
     assert all(r["fields"]["extracted"] == r["file_hash_sha256"] for r in files if r["file_hash_sha256"])
     payload = (SAMPLE / "WS01" / "files" / "msupdate.exe").read_bytes()
     assert carved[hashlib.sha256(payload).hexdigest()].read_bytes() == payload
+
+
+def _community_id(row: dict) -> str:
+    """Community ID v1 of a row's TCP flow computed here from the spec (seed 0, smaller end first)."""
+    ends = sorted(
+        (ipaddress.ip_address(ip).packed, port)
+        for ip, port in (
+            (row["source_ip"], row["source_port"]),
+            (row["destination_ip"], row["destination_port"]),
+        )
+    )
+    data = b"\0\0" + ends[0][0] + ends[1][0] + bytes([6, 0]) + struct.pack("!HH", ends[0][1], ends[1][1])
+    return base64.b64encode(hashlib.sha1(data).digest()).decode()
+
+
+def test_every_row_of_a_connection_carries_its_community_id(lan_tap: tuple[list[dict], list]) -> None:
+    by_uid: dict[str, set] = {}
+    for r in lan_tap[0]:
+        by_uid.setdefault(r["fields"]["uid"], set()).add(r["community_id"])
+    assert all(len(ids) == 1 and None not in ids for ids in by_uid.values())
 
 
 # -- corpus captures against tshark ----------------------------------------------------------
