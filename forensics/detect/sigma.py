@@ -46,7 +46,7 @@ from sigma.rule import SigmaRule, SigmaRuleBase, SigmaStatus
 from forensics.detect.findings import LEVELS, finding_id, findings_table, write_findings
 from forensics.detect.sigma_fields import Target, target
 from forensics.detect.sigma_sql import (
-    KEYWORDS,
+    KEYWORD_COLUMN,
     PY_REGEX_FUNCTION,
     Columns,
     SigmaUnsupported,
@@ -79,6 +79,11 @@ _PYTHON_REGEX = (
 )
 #: Rules per UNION ALL query.
 BATCH = 128
+#: Rules run over the distinct values of the columns they read unless those number more than
+#: this share of the rows ...
+DISTINCT_AT_MOST = 0.5
+#: ... and when this many rules read them (building the values costs a few rules' scans).
+DISTINCT_FROM_RULES = 8
 #: libyaml's loader when present: parsing SigmaHQ's tree takes 0.6 s instead of 5 s.
 _LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 _BASE = (
@@ -120,8 +125,9 @@ class CompiledRule:
     columns: Columns
     sql: str
     fields: list[str]
-    keywords: list[str] = field(default_factory=list)
+    keywords: dict[str, str] = field(default_factory=dict)  # as written -> regular expression
     python_regex: int = 0
+    reads: tuple[str, ...] = ()  # the group-table columns ``sql`` reads
 
     @property
     def rule_id(self) -> str:
@@ -340,7 +346,14 @@ def compile_rules(
             problems.append(_problem(rule, _one_line(e), "unsupported"))
             continue
         one = CompiledRule(
-            rule, where, columns, result.sql, result.fields, result.keywords, result.python_regex
+            rule,
+            where,
+            columns,
+            result.sql,
+            result.fields,
+            result.keywords,
+            result.python_regex,
+            result.reads,
         )
         if result.python_regex:
             problems.append(_problem(rule, _PYTHON_REGEX, "note"))
@@ -365,8 +378,9 @@ def evaluate(
     con: duckdb.DuckDBPyConnection, compiled: Sequence[CompiledRule], *, where: str | None = None
 ) -> dict[str, Any]:
     """Run compiled rules over ``timeline_rows`` (``where``: extra SQL narrowing the rows).
-    Returns {"matches": Arrow table (rule, row_file, row_number), "groups": {target key: table}}
-    and leaves one temporary group table per target on ``con`` (correlations read them)."""
+    Returns {"matches": Arrow table (rule, row_file, row_number), "groups": {target key: table},
+    "rules": the rules, "keyword_hits": {(rule, row_file, row_number): keywords found}} and
+    leaves one temporary group table per target on ``con`` (correlations read them)."""
     rules = [c for c in compiled if isinstance(c, CompiledRule)]
     if any(c.python_regex for c in rules):
         with contextlib.suppress(duckdb.Error):  # already registered on this connection
@@ -389,24 +403,34 @@ def evaluate(
         counts += list(con.execute(f"SELECT {select} FROM timeline_rows").fetchall()[0]) if chunk else []
     tables: dict[str, str] = {}
     found: list[tuple[int, str, int]] = []
+    hits: dict[tuple[int, str, int], str] = {}  # keyword rule's match -> the keywords found
     for number, (key, count) in enumerate(zip(keys, counts, strict=True)):
         if not count:
             continue
-        indexes = by_key[key]
-        first = rules[indexes[0]]
+        group = [(i, rules[i]) for i in by_key[key]]
+        first = group[0][1]
         table = _table_name(number)
         tables[key] = table
-        columns = ", ".join(f"{sql} AS {quote(name)}" for name, sql in first.columns.exprs.items())
+        exprs = first.columns.exprs
+        rows_where = f"({first.target.where}){narrow}"
+        stored = "".join(f", {sql} AS {quote(name)}" for name, sql in exprs.items() if name != KEYWORD_COLUMN)
         con.execute(
-            f"CREATE OR REPLACE TEMP TABLE {table} AS SELECT {', '.join(_BASE)}"
-            f"{', ' + columns if columns else ''} FROM timeline_rows WHERE ({first.target.where}){narrow}"
+            f"CREATE OR REPLACE TEMP TABLE {table} AS SELECT {', '.join(_BASE)}{stored} "
+            f"FROM timeline_rows WHERE {rows_where}"
         )
-        for start in range(0, len(indexes), BATCH):
-            batch = indexes[start : start + BATCH]
-            query = " UNION ALL ".join(
-                f"SELECT {i} AS rule, row_file, row_number FROM {table} WHERE {rules[i].sql}" for i in batch
-            )
-            found += con.execute(query).fetchall()
+        # The row's whole text is not stored: keyword rules search it as the rows stream by.
+        searching = [item for item in group if KEYWORD_COLUMN in item[1].reads]
+        if searching:
+            every = ", ".join(f"{sql} AS {quote(name)}" for name, sql in exprs.items())
+            stream = f"(SELECT row_file, row_number, {every} FROM timeline_rows WHERE {rows_where})"
+            for i, row_file, row_number, text in _run_batches(
+                con, searching, f"row_file, row_number, {quote(KEYWORD_COLUMN)} FROM {stream}"
+            ):
+                found.append((i, row_file, row_number))
+                hits[(i, row_file, row_number)] = keyword_hits(rules[i], text)
+        found += _run_group(
+            con, table, count, [item for item in group if KEYWORD_COLUMN not in item[1].reads]
+        )
     matches = pa.table(
         {
             "rule": pa.array([m[0] for m in found], pa.int64()),
@@ -414,7 +438,104 @@ def evaluate(
             "row_number": pa.array([m[2] for m in found], pa.int64()),
         }
     )
-    return {"matches": matches, "groups": tables, "rules": rules}
+    return {"matches": matches, "groups": tables, "rules": rules, "keyword_hits": hits}
+
+
+_KEYWORD_RE = re.IGNORECASE | re.DOTALL
+
+
+def keyword_hits(rule: CompiledRule, text: str | None) -> str:
+    """The rule's keywords found (case-insensitively) in a row's text, comma-separated."""
+    return ", ".join(k for k, pattern in rule.keywords.items() if re.search(pattern, text or "", _KEYWORD_RE))
+
+
+def _run_group(
+    con: duckdb.DuckDBPyConnection, table: str, rows: int, rules: list[tuple[int, CompiledRule]]
+) -> list[tuple[int, str, int]]:
+    """(rule index, row_file, row_number) of the rows of ``table`` each rule matches.
+
+    Rules run over the distinct values of the columns they read, each value with the list of
+    rows holding it: logs repeat themselves (the same programs start with the same command
+    lines all day), so a thousand rules test a few thousand values, not a million rows. Rules
+    reading a column with nearly a distinct value per row (the keyword text, say) run over the
+    rows. The rest share one table of distinct values if that is small enough, else one per set
+    of columns read (by a few rules at least; the others run over the rows)."""
+    columns = sorted({c for _, rule in rules for c in rule.reads})
+    wide: set[str] = set()
+    if columns:
+        counts = (
+            con.execute(
+                f"SELECT {', '.join(f'approx_count_distinct({quote(c)})' for c in columns)} FROM {table}"
+            ).fetchone()
+            or ()
+        )
+        wide = {c for c, n in zip(columns, counts, strict=True) if n > rows * DISTINCT_AT_MOST}
+    direct = [item for item in rules if not item[1].reads or wide.intersection(item[1].reads)]
+    rest = [item for item in rules if item[1].reads and not wide.intersection(item[1].reads)]
+    if len(rest) < DISTINCT_FROM_RULES:
+        return _run_batches(con, rules, f"row_file, row_number FROM {table}")
+    found = _over_distinct(con, table, rows, rest, f"{table}_d")
+    if found is None:
+        found = []
+        by_reads: dict[tuple[str, ...], list[tuple[int, CompiledRule]]] = {}
+        for item in rest:
+            by_reads.setdefault(tuple(sorted(item[1].reads)), []).append(item)
+        for number, members in enumerate(by_reads.values()):
+            some = None
+            if len(members) >= DISTINCT_FROM_RULES:
+                some = _over_distinct(con, table, rows, members, f"{table}_d{number}")
+            if some is None:
+                direct += members
+            else:
+                found += some
+    return found + _run_batches(con, direct, f"row_file, row_number FROM {table}")
+
+
+def _over_distinct(
+    con: duckdb.DuckDBPyConnection, table: str, rows: int, rules: list[tuple[int, CompiledRule]], name: str
+) -> list[tuple[int, str, int]] | None:
+    """The rules' matches, run over the distinct values of the columns they read; None (nothing
+    run) when those values number more than ``DISTINCT_AT_MOST`` of the rows.
+
+    The values (``name``) and the rows holding each (``name_rows``) are two tables: the rules'
+    queries read only the values and give (rule, value) pairs, which one join turns into rows."""
+    columns = ", ".join(quote(c) for c in sorted({c for _, rule in rules for c in rule.reads}))
+    con.execute(
+        f"CREATE OR REPLACE TEMP TABLE {name}_rows AS SELECT row_number() OVER () AS _value, * FROM "
+        f"(SELECT {columns}, list(row_file) AS _files, list(row_number) AS _numbers FROM {table} GROUP BY ALL)"
+    )
+    try:
+        (values,) = con.execute(f"SELECT count(*) FROM {name}_rows").fetchone() or (0,)
+        if values > rows * DISTINCT_AT_MOST:
+            return None
+        con.execute(f"CREATE OR REPLACE TEMP TABLE {name} AS SELECT _value, {columns} FROM {name}_rows")
+        pairs = _run_batches(con, rules, f"_value FROM {name}")
+        if not pairs:
+            return []
+        matched = pa.table({"rule": [p[0] for p in pairs], "value": [p[1] for p in pairs]})
+        con.register(f"{name}_matched", matched)
+        try:
+            return con.execute(
+                f"SELECT m.rule, unnest(r._files), unnest(r._numbers) FROM {name}_matched m "
+                f"JOIN {name}_rows r ON r._value = m.value"
+            ).fetchall()
+        finally:
+            con.unregister(f"{name}_matched")
+    finally:
+        con.execute(f"DROP TABLE IF EXISTS {name}")
+        con.execute(f"DROP TABLE {name}_rows")
+
+
+def _run_batches(con: duckdb.DuckDBPyConnection, rules: list[tuple[int, CompiledRule]], source: str) -> list:
+    """Rules in batches of ``BATCH``, one ``UNION ALL`` query each, over ``source`` (what to
+    select for a match and the relation it comes from): (rule index, *selected) tuples."""
+    found: list = []
+    for start in range(0, len(rules), BATCH):
+        query = " UNION ALL ".join(
+            f"SELECT {i} AS rule, {source} WHERE {rule.sql}" for i, rule in rules[start : start + BATCH]
+        )
+        found += con.execute(query).fetchall()
+    return found
 
 
 def findings_from(
@@ -422,6 +543,7 @@ def findings_from(
 ) -> list[dict[str, Any]]:
     """Finding dicts (``forensics.detect.findings`` keys) for the matches of ``evaluate``."""
     rules: list[CompiledRule] = result["rules"]
+    hits: dict[tuple[int, str, int], str] = result.get("keyword_hits", {})
     matches: pa.Table = result["matches"]
     if matches.num_rows == 0:
         return []
@@ -434,7 +556,7 @@ def findings_from(
                 continue
             names = [c[0] for c in con.execute(f"DESCRIBE {table}").fetchall()]
             raw = [n for n in names if n.startswith("r:")] + (
-                [f"l:{KEYWORDS}"] if f"l:{KEYWORDS}" in names else []
+                [KEYWORD_COLUMN] if KEYWORD_COLUMN in names else []
             )
             select = ", ".join([f"g.{c}" for c in _BASE] + [f"g.{quote(n)}" for n in raw])
             rows = con.execute(
@@ -446,13 +568,16 @@ def findings_from(
                 rule = rules[row[0]]
                 base = dict(zip(_BASE, row[1 : 1 + len(_BASE)], strict=True))
                 values = dict(zip(raw, row[1 + len(_BASE) :], strict=True))
-                out.append(_finding(rule, base, values, limit_value))
+                found = hits.get((row[0], base["row_file"], base["row_number"]), "")
+                out.append(_finding(rule, base, values, found, limit_value))
     finally:
         con.unregister("sigma_matches")
     return out
 
 
-def _finding(rule: CompiledRule, base: dict[str, Any], values: dict[str, Any], limit: int) -> dict[str, Any]:
+def _finding(
+    rule: CompiledRule, base: dict[str, Any], values: dict[str, Any], keywords: str, limit: int
+) -> dict[str, Any]:
     matched: dict[str, str] = {}
     for name in rule.fields:
         value = values.get(f"r:{name}")
@@ -460,11 +585,8 @@ def _finding(rule: CompiledRule, base: dict[str, Any], values: dict[str, Any], l
             value = ", ".join(v for v in value if v is not None) or None
         if value is not None:
             matched[name] = str(value)[:limit]
-    if rule.keywords:
-        text = values.get(f"l:{KEYWORDS}") or ""
-        hits = [k for k in rule.keywords if k.lower() in text]
-        if hits:
-            matched["keywords"] = ", ".join(hits)[:limit]
+    if keywords:
+        matched["keywords"] = keywords[:limit]
     return _finding_row(rule.rule, base, matched, rule.rule_id)
 
 

@@ -68,6 +68,7 @@ from sigma.types import (
 from forensics.detect.sigma_fields import Target, sql_string
 
 __all__ = [
+    "KEYWORD_COLUMN",
     "PY_REGEX_FUNCTION",
     "Columns",
     "SigmaUnsupported",
@@ -79,6 +80,8 @@ __all__ = [
 #: The DuckDB function (registered by the evaluator) matching Python-only regular expressions.
 PY_REGEX_FUNCTION = "sigma_py_regex"
 KEYWORDS = "keywords"
+#: The group-table column keywords search ("k:", apart from the "r:"/"l:" of Sigma fields).
+KEYWORD_COLUMN = f"k:{KEYWORDS}"
 
 
 class SigmaUnsupported(Exception):
@@ -144,9 +147,9 @@ class Columns:
         return quote(column), is_list
 
     def keywords(self) -> str:
-        column = f"l:{KEYWORDS}"
-        self.exprs.setdefault(column, f"lower({self.target.keywords})")
-        return quote(column)
+        """The row's whole text (message and field values) as stored, for keyword searches."""
+        self.exprs.setdefault(KEYWORD_COLUMN, self.target.keywords)
+        return quote(KEYWORD_COLUMN)
 
 
 # -- Python-only regular expressions ---------------------------------------------------------
@@ -205,14 +208,19 @@ class _Sql:
 
 #: From this many contains/starts_with/ends_with of one column in one OR, use one regex.
 MERGE_AT = 4
+#: Keywords: case-insensitive, ``.`` (Sigma's ``?``, ``*``) across the text's line breaks.
+_KEYWORD_FLAGS = "(?is)"
 
 
 @dataclass
 class Compiled:
     sql: str
     fields: list[str]
-    keywords: list[str]
+    keywords: dict[str, str]  # keyword as written -> regular expression (case-insensitive, dotall)
     python_regex: int = 0
+    #: The group-table columns the SQL reads (unquoted names), for evaluating it over their
+    #: distinct values.
+    reads: tuple[str, ...] = ()
 
 
 def compile_condition(
@@ -227,7 +235,11 @@ def compile_condition(
     parts = [compiler.node(tree).text for tree in trees]
     sql = parts[0] if len(parts) == 1 else "(" + " OR ".join(parts) + ")"
     return Compiled(
-        sql, list(dict.fromkeys(compiler.fields)), list(dict.fromkeys(compiler.keywords)), compiler.python
+        sql,
+        list(dict.fromkeys(compiler.fields)),
+        compiler.keywords,
+        compiler.python,
+        tuple(compiler.columns.read),
     )
 
 
@@ -252,12 +264,35 @@ def _one_line(error: BaseException) -> str:
     return " ".join(str(text).split())
 
 
+class _Reads:
+    """The ``Columns`` of a group, recording which columns one rule's SQL reads."""
+
+    def __init__(self, columns: Columns) -> None:
+        self.columns = columns
+        self.read: dict[str, None] = {}
+
+    def _note(self, quoted: str) -> str:
+        self.read[quoted[1:-1].replace('""', '"')] = None
+        return quoted
+
+    def raw(self, name: str) -> tuple[str, bool]:
+        column, is_list = self.columns.raw(name)
+        return self._note(column), is_list
+
+    def lower(self, name: str) -> tuple[str, bool]:
+        column, is_list = self.columns.lower(name)
+        return self._note(column), is_list
+
+    def keywords(self) -> str:
+        return self._note(self.columns.keywords())
+
+
 class _Compiler:
     def __init__(self, columns: Columns, placeholders: Mapping[str, Sequence[str]]) -> None:
-        self.columns = columns
+        self.columns = _Reads(columns)
         self.placeholders = placeholders
         self.fields: list[str] = []
-        self.keywords: list[str] = []
+        self.keywords: dict[str, str] = {}  # keyword as written -> its regular expression
         self.python = 0
 
     def node(self, node: object) -> _Sql:
@@ -293,7 +328,10 @@ class _Compiler:
         texts = []
         for (op, column), values in merged.items():
             unique = list(dict.fromkeys(values))
-            if op == "eq":
+            if op == "keyword":
+                alternation = unique[0] if len(unique) == 1 else "(?:" + "|".join(unique) + ")"
+                texts.append(f"regexp_matches({column}, {sql_string(_KEYWORD_FLAGS + alternation)})")
+            elif op == "eq":
                 literals = ", ".join(map(sql_string, unique))
                 texts.append(f"{column} = {literals}" if len(unique) == 1 else f"{column} IN ({literals})")
             elif len(unique) >= MERGE_AT:
@@ -327,13 +365,25 @@ class _Compiler:
         return texts[0] if len(texts) == 1 else self._or(texts)
 
     def _keyword_string(self, column: str, value: SigmaString) -> _Sql:
+        """A keyword: found anywhere in the row's text, case-insensitively, as an RE2 search of
+        the text as stored (cheaper than lower-casing every row's whole text first)."""
         parts = list(value.s)
-        self.keywords.append("".join(p for p in parts if isinstance(p, str)))
-        if not parts or parts[0] != SpecialChars.WILDCARD_MULTI:
-            parts.insert(0, SpecialChars.WILDCARD_MULTI)
-        if parts[-1] != SpecialChars.WILDCARD_MULTI:
-            parts.append(SpecialChars.WILDCARD_MULTI)
-        return string_match(column, parts, lower=True)
+        multi, single = SpecialChars.WILDCARD_MULTI, SpecialChars.WILDCARD_SINGLE
+        written = "".join(p if isinstance(p, str) else "*" if p == multi else "?" for p in parts)
+        while parts and parts[0] == multi:  # a search: leading and trailing '*' add nothing
+            parts.pop(0)
+        while parts and parts[-1] == multi:
+            parts.pop()
+        pattern = []
+        for p in parts:
+            if isinstance(p, Placeholder):
+                raise SigmaUnsupported(f"placeholder %{p.name}% not provided (expand modifier)")
+            pattern.append(".*" if p == multi else "." if p == single else re.escape(p))
+        text = "".join(pattern)
+        self.keywords[written] = text
+        return _Sql(
+            f"regexp_matches({column}, {sql_string(_KEYWORD_FLAGS + text)})", ("keyword", column, text)
+        )
 
     def leaf(self, name: str, value: object) -> _Sql:
         if isinstance(value, SigmaExpansion):

@@ -25,6 +25,7 @@ from forensics.detect.sigma import (
     compile_rules,
     detect_sigma,
     evaluate,
+    findings_from,
     load_rules,
     rule_attack,
     technique_name,
@@ -202,6 +203,27 @@ def test_keywords_cidr_lists_and_placeholders(case: Case, tmp_path: Path) -> Non
     assert [c.rule.title for c in compiled] == ["kw"]
     assert [(p.kind, p.reason) for p in problems] == [
         ("unsupported", "placeholder %tools% not provided (expand modifier)")
+    ]
+
+
+def test_keywords_are_case_insensitive_searches_with_sigma_wildcards_only(case: Case, tmp_path: Path) -> None:
+    rules = [
+        _rule("keywords:\n    - 'WH?AMI /ALL'\ncondition: keywords", logsource="service: security", title="single"),
+        # '_', '%' and '.' are literal (not LIKE's or a regex's wildcards); '*' inside is one
+        _rule("keywords:\n    - 'c:\\temp\\A_B%C.EXE'\ncondition: keywords", title="literal"),
+        _rule("keywords:\n    - 'c:\\temp\\aXb'\n    - 'a.b%c'\ncondition: keywords", title="no_wildcard"),
+        _rule("keywords:\n    - 'A*B LITERAL'\ncondition: keywords", title="star"),
+        _rule("keywords:\n    - 'nothere'\n    - 'PSEXEC /S'\n    - 'other'\ncondition: keywords", title="any"),
+    ]  # fmt: skip
+    found = _matches(case, rules, tmp_path)
+    assert found == {"single": [10], "literal": [3], "no_wildcard": [], "star": [3], "any": [4]}
+    # each finding names the keywords found in its row, as the rule writes them
+    compiled, _ = compile_rules(load_rules([tmp_path / "r0.yml", tmp_path / "r4.yml"])[0])
+    with case.connect() as con:
+        findings = findings_from(con, evaluate(con, compiled))
+    assert sorted((f["rule_title"], f["matched"]["keywords"]) for f in findings) == [
+        ("any", "PSEXEC /S"),
+        ("single", "WH?AMI /ALL"),
     ]
 
 
