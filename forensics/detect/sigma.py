@@ -43,8 +43,15 @@ from sigma.exceptions import SigmaError, SigmaRuleLocation
 from sigma.filters import SigmaFilter
 from sigma.rule import SigmaRule, SigmaRuleBase, SigmaStatus
 
-from forensics.detect.findings import LEVELS, finding_id, findings_table, write_findings
-from forensics.detect.sigma_fields import Target, target
+from forensics.detect.findings import (
+    FINDINGS,
+    LEVELS,
+    empty_findings,
+    finding_id,
+    findings_table,
+    write_findings,
+)
+from forensics.detect.sigma_fields import Target, sql_string, target
 from forensics.detect.sigma_sql import (
     KEYWORD_COLUMN,
     PY_REGEX_FUNCTION,
@@ -86,16 +93,6 @@ DISTINCT_AT_MOST = 0.5
 DISTINCT_FROM_RULES = 8
 #: libyaml's loader when present: parsing SigmaHQ's tree takes 0.6 s instead of 5 s.
 _LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
-_BASE = (
-    "row_file",
-    "row_number",
-    "datetime",
-    "host_name",
-    "source",
-    "source_file",
-    "source_record",
-    "evidence_id",
-)
 
 
 @dataclass(frozen=True)
@@ -285,6 +282,9 @@ def _problem(rule: SigmaRuleBase, reason: str, kind: str = "error", file: str | 
 def rule_attack(rule: SigmaRuleBase) -> tuple[list[str], list[str]]:
     """(tactics, techniques) of a rule's ``attack.*`` tags: ``attack.execution`` ->
     ``execution``, ``attack.t1059.001`` -> ``T1059.001``; groups and software are left out."""
+    cached = getattr(rule, "_tracehound_attack", None)  # asked once per finding: kept on the rule
+    if cached is not None:
+        return list(cached[0]), list(cached[1])
     tactics: list[str] = []
     techniques: list[str] = []
     for tag in rule.tags or []:
@@ -295,7 +295,10 @@ def rule_attack(rule: SigmaRuleBase) -> tuple[list[str], list[str]]:
             techniques.append(name.upper())
         elif name.replace("_", "-") in _TACTICS:
             tactics.append(name.replace("_", "-"))
-    return list(dict.fromkeys(tactics)), list(dict.fromkeys(techniques))
+    found = (tuple(dict.fromkeys(tactics)), tuple(dict.fromkeys(techniques)))
+    with contextlib.suppress(AttributeError):  # a frozen or slotted rule class: not cached
+        rule._tracehound_attack = found  # type: ignore[union-attr]
+    return list(found[0]), list(found[1])
 
 
 def technique_name(technique: str) -> str | None:
@@ -415,7 +418,7 @@ def evaluate(
         rows_where = f"({first.target.where}){narrow}"
         stored = "".join(f", {sql} AS {quote(name)}" for name, sql in exprs.items() if name != KEYWORD_COLUMN)
         con.execute(
-            f"CREATE OR REPLACE TEMP TABLE {table} AS SELECT {', '.join(_BASE)}{stored} "
+            f"CREATE OR REPLACE TEMP TABLE {table} AS SELECT row_file, row_number{stored} "
             f"FROM timeline_rows WHERE {rows_where}"
         )
         # The row's whole text is not stored: keyword rules search it as the rows stream by.
@@ -540,61 +543,113 @@ def _run_batches(con: duckdb.DuckDBPyConnection, rules: list[tuple[int, Compiled
 
 def findings_from(
     con: duckdb.DuckDBPyConnection, result: dict[str, Any], *, limit_value: int = 1000
-) -> list[dict[str, Any]]:
-    """Finding dicts (``forensics.detect.findings`` keys) for the matches of ``evaluate``."""
+) -> pa.Table:
+    """The findings (``forensics.detect.findings.FINDINGS``) of the matches of ``evaluate``, made
+    in one SQL query: the rules' metadata joined with the matched rows (their locators, host,
+    time and source from ``timeline_rows``, the rule's fields from the group tables)."""
     rules: list[CompiledRule] = result["rules"]
-    hits: dict[tuple[int, str, int], str] = result.get("keyword_hits", {})
     matches: pa.Table = result["matches"]
-    if matches.num_rows == 0:
-        return []
-    out: list[dict[str, Any]] = []
+    output = [i for i, r in enumerate(rules) if r.output]
+    if matches.num_rows == 0 or not output:
+        return empty_findings()
+    meta = _rule_table([(i, rules[i]) for i in output])
+    hits = result.get("keyword_hits", {})
+    keywords = pa.table(
+        {
+            "rule": pa.array([k[0] for k in hits], pa.int64()),
+            "row_file": pa.array([k[1] for k in hits], pa.string()),
+            "row_number": pa.array([k[2] for k in hits], pa.int64()),
+            "keywords": pa.array([v[:limit_value] for v in hits.values()], pa.string()),
+        }
+    )
+    parts = []
+    for key, table in result["groups"].items():
+        chosen = [i for i in output if rules[i].target.key == key]
+        if not chosen:
+            continue
+        names = [c[0][2:] for c in con.execute(f"DESCRIBE {table}").fetchall() if c[0].startswith("r:")]
+        lists = rules[chosen[0]].columns.lists
+        entries = ", ".join(
+            f"{{'key': {sql_string(n)}, 'value': left({_as_text(quote('r:' + n), 'r:' + n in lists)}, {limit_value})}}"
+            for n in names
+        )
+        matched = (
+            f"list_filter([{entries}], lambda e: e.value IS NOT NULL AND list_contains(r.fields, e.key))"
+            if names
+            else "[]::STRUCT(key VARCHAR, value VARCHAR)[]"
+        )
+        parts.append(
+            f"SELECT m.rule, m.row_file, m.row_number, {matched} AS entries FROM sigma_matches m "
+            f"JOIN {table} g ON g.row_file = m.row_file AND g.row_number = m.row_number "
+            f"JOIN sigma_rule_meta r ON r.rule = m.rule WHERE m.rule IN ({', '.join(map(str, chosen))})"
+        )
+    if not parts:
+        return empty_findings()
     con.register("sigma_matches", matches)
+    con.register("sigma_rule_meta", meta)
+    con.register("sigma_keyword_hits", keywords)
     try:
-        for key, table in result["groups"].items():
-            group_rules = [i for i, r in enumerate(rules) if r.target.key == key and r.output]
-            if not group_rules:
-                continue
-            names = [c[0] for c in con.execute(f"DESCRIBE {table}").fetchall()]
-            raw = [n for n in names if n.startswith("r:")] + (
-                [KEYWORD_COLUMN] if KEYWORD_COLUMN in names else []
+        return (
+            con.sql(
+                f"""
+            SELECT left(sha256(concat_ws(chr(31), '{ENGINE}', r.rule_id, p.row_file, p.row_number::VARCHAR)), 32)
+                       AS finding_id,
+                   '{ENGINE}' AS engine, r.rule_id, r.rule_title, r.level, r.status, r.tactics, r.techniques,
+                   t.datetime, t.host_name, t.source, t.source_file, t.source_record, t.evidence_id,
+                   p.row_file, p.row_number, NULL::VARCHAR AS file_path, NULL::VARCHAR AS file_hash_sha256,
+                   map_from_entries(CASE WHEN k.keywords IS NULL OR k.keywords = '' THEN p.entries
+                       ELSE list_append(p.entries, {{'key': 'keywords', 'value': k.keywords}}) END) AS matched,
+                   'Sigma ' || r.level || ' ' || r.rule_title AS message,
+                   now() AS detected_at
+            FROM ({" UNION ALL ".join(parts)}) p
+            JOIN sigma_rule_meta r ON r.rule = p.rule
+            JOIN timeline_rows t ON t.row_file = p.row_file AND t.row_number = p.row_number
+            LEFT JOIN sigma_keyword_hits k
+                ON k.rule = p.rule AND k.row_file = p.row_file AND k.row_number = p.row_number
+            ORDER BY t.datetime, r.rule_id, p.row_file, p.row_number
+            """
             )
-            select = ", ".join([f"g.{c}" for c in _BASE] + [f"g.{quote(n)}" for n in raw])
-            rows = con.execute(
-                f"SELECT m.rule, {select} FROM sigma_matches m JOIN {table} g "
-                "ON g.row_file = m.row_file AND g.row_number = m.row_number "
-                f"WHERE m.rule IN ({', '.join(map(str, group_rules))}) ORDER BY g.datetime, m.rule"
-            ).fetchall()
-            for row in rows:
-                rule = rules[row[0]]
-                base = dict(zip(_BASE, row[1 : 1 + len(_BASE)], strict=True))
-                values = dict(zip(raw, row[1 + len(_BASE) :], strict=True))
-                found = hits.get((row[0], base["row_file"], base["row_number"]), "")
-                out.append(_finding(rule, base, values, found, limit_value))
+            .to_arrow_table()
+            .cast(FINDINGS)
+        )
     finally:
-        con.unregister("sigma_matches")
-    return out
+        for name in ("sigma_matches", "sigma_rule_meta", "sigma_keyword_hits"):
+            con.unregister(name)
 
 
-def _finding(
-    rule: CompiledRule, base: dict[str, Any], values: dict[str, Any], keywords: str, limit: int
-) -> dict[str, Any]:
-    matched: dict[str, str] = {}
-    for name in rule.fields:
-        value = values.get(f"r:{name}")
-        if isinstance(value, list):
-            value = ", ".join(v for v in value if v is not None) or None
-        if value is not None:
-            matched[name] = str(value)[:limit]
-    if keywords:
-        matched["keywords"] = keywords[:limit]
-    return _finding_row(rule.rule, base, matched, rule.rule_id)
+def _as_text(column: str, is_list: bool) -> str:
+    """A group-table column as the text a finding shows (a list's values comma-separated)."""
+    if is_list:
+        return f"nullif(array_to_string(list_filter({column}, lambda v: v IS NOT NULL), ', '), '')"
+    return f"CAST({column} AS VARCHAR)"
+
+
+def _rule_table(rules: list[tuple[int, CompiledRule]]) -> pa.Table:
+    """Per rule index: its id, title, level, status, ATT&CK tags and the fields a finding shows."""
+    attack = [rule_attack(r.rule) for _, r in rules]
+    return pa.table(
+        {
+            "rule": pa.array([i for i, _ in rules], pa.int64()),
+            "rule_id": [r.rule_id for _, r in rules],
+            "rule_title": [r.rule.title for _, r in rules],
+            "level": [_level(r.rule) for _, r in rules],
+            "status": [str(r.rule.status) if r.rule.status else None for _, r in rules],
+            "tactics": pa.array([a[0] for a in attack], pa.list_(pa.string())),
+            "techniques": pa.array([a[1] for a in attack], pa.list_(pa.string())),
+            "fields": pa.array([list(r.fields) for _, r in rules], pa.list_(pa.string())),
+        }
+    )
+
+
+def _level(rule: SigmaRuleBase) -> str:
+    return str(rule.level) if rule.level else "medium"
 
 
 def _finding_row(
     rule: SigmaRuleBase, base: Mapping[str, Any], matched: dict[str, str], rule_id: str, note: str = ""
 ) -> dict[str, Any]:
     tactics, techniques = rule_attack(rule)
-    level = str(rule.level) if rule.level else "medium"
+    level = _level(rule)
     return {
         "finding_id": finding_id(ENGINE, rule_id, base["row_file"], base["row_number"]),
         "engine": ENGINE,
@@ -676,13 +731,15 @@ def detect_sigma(
     report.correlations = sum(isinstance(c, CompiledCorrelation) for c in compiled)
     with case.connect() as con:
         result = evaluate(con, compiled, where=where)
-        found = findings_from(con, result)
+        table = findings_from(con, result)
+        correlated: list[dict[str, Any]] = []
         for correlation in (c for c in compiled if isinstance(c, CompiledCorrelation)):
-            found += correlate(con, correlation, result)
-    table = findings_table(found)
+            correlated += correlate(con, correlation, result)
+    if correlated:
+        table = pa.concat_tables([table, findings_table(correlated)])
     report.findings = table.num_rows
-    report.by_level = dict(Counter(f["level"] for f in found))
-    report.rules_matched = len({f["rule_id"] for f in found})
+    report.by_level = dict(Counter(table.column("level").to_pylist()))
+    report.rules_matched = len(set(table.column("rule_id").to_pylist()))
     if write:
         report.path = write_findings(case.root, ENGINE, table, run)
     report.seconds = time.perf_counter() - started

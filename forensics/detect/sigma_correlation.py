@@ -120,10 +120,11 @@ def correlate(
             group_cols = [f"{_text('r:' + n, lists)} AS g{i}" for i, n in enumerate(names)]
             value_col = f"{_text('r:' + value, lists)} AS v" if value else "NULL::VARCHAR AS v"
             selects.append(
-                f"SELECT {position} AS ref, g.row_file, g.row_number, g.datetime, g.host_name, g.source, "
-                f"g.source_file, g.source_record, g.evidence_id, {', '.join([*group_cols, value_col])} "
+                f"SELECT {position} AS ref, g.row_file, g.row_number, t.datetime, t.host_name, t.source, "
+                f"t.source_file, t.source_record, t.evidence_id, {', '.join([*group_cols, value_col])} "
                 f"FROM sigma_corr_matches m JOIN {table} g ON g.row_file = m.row_file AND g.row_number = m.row_number "
-                f"WHERE m.rule = {index[id(base)]} AND g.datetime IS NOT NULL"
+                "JOIN timeline_rows t ON t.row_file = g.row_file AND t.row_number = g.row_number "
+                f"WHERE m.rule = {index[id(base)]} AND t.datetime IS NOT NULL"
             )
         if not selects:
             return []

@@ -220,8 +220,8 @@ def test_keywords_are_case_insensitive_searches_with_sigma_wildcards_only(case: 
     # each finding names the keywords found in its row, as the rule writes them
     compiled, _ = compile_rules(load_rules([tmp_path / "r0.yml", tmp_path / "r4.yml"])[0])
     with case.connect() as con:
-        findings = findings_from(con, evaluate(con, compiled))
-    assert sorted((f["rule_title"], f["matched"]["keywords"]) for f in findings) == [
+        findings = findings_from(con, evaluate(con, compiled)).to_pylist()
+    assert sorted((f["rule_title"], dict(f["matched"])["keywords"]) for f in findings) == [
         ("any", "PSEXEC /S"),
         ("single", "WH?AMI /ALL"),
     ]
