@@ -416,7 +416,9 @@ def evaluate(
         tables[key] = table
         exprs = first.columns.exprs
         rows_where = f"({first.target.where}){narrow}"
-        stored = "".join(f", {sql} AS {quote(name)}" for name, sql in exprs.items() if name != KEYWORD_COLUMN)
+        stored = "".join(f", {sql} AS {quote(name)}" for name, sql in exprs.items() if name.startswith("r:"))
+        # Lower-cased copies are made where a query needs them: over distinct values, mostly.
+        lowered = {name: sql for name, sql in exprs.items() if name.startswith("l:")}
         con.execute(
             f"CREATE OR REPLACE TEMP TABLE {table} AS SELECT row_file, row_number{stored} "
             f"FROM timeline_rows WHERE {rows_where}"
@@ -432,7 +434,7 @@ def evaluate(
                 found.append((i, row_file, row_number))
                 hits[(i, row_file, row_number)] = keyword_hits(rules[i], text)
         found += _run_group(
-            con, table, count, [item for item in group if KEYWORD_COLUMN not in item[1].reads]
+            con, table, count, [item for item in group if KEYWORD_COLUMN not in item[1].reads], lowered
         )
     matches = pa.table(
         {
@@ -453,7 +455,11 @@ def keyword_hits(rule: CompiledRule, text: str | None) -> str:
 
 
 def _run_group(
-    con: duckdb.DuckDBPyConnection, table: str, rows: int, rules: list[tuple[int, CompiledRule]]
+    con: duckdb.DuckDBPyConnection,
+    table: str,
+    rows: int,
+    rules: list[tuple[int, CompiledRule]],
+    lowered: dict[str, str],
 ) -> list[tuple[int, str, int]]:
     """(rule index, row_file, row_number) of the rows of ``table`` each rule matches.
 
@@ -462,8 +468,11 @@ def _run_group(
     lines all day), so a thousand rules test a few thousand values, not a million rows. Rules
     reading a column with nearly a distinct value per row (the keyword text, say) run over the
     rows. The rest share one table of distinct values if that is small enough, else one per set
-    of columns read (by a few rules at least; the others run over the rows)."""
-    columns = sorted({c for _, rule in rules for c in rule.reads})
+    of columns read (by a few rules at least; the others run over the rows). ``lowered``: the
+    lower-cased columns (``l:``) as SQL over the stored ones (``r:``)."""
+    every = "".join(f", {sql} AS {quote(name)}" for name, sql in lowered.items())
+    over_rows = f"row_file, row_number FROM (SELECT *{every} FROM {table})"
+    columns = sorted({_stored(c) for _, rule in rules for c in rule.reads})
     wide: set[str] = set()
     if columns:
         counts = (
@@ -473,11 +482,11 @@ def _run_group(
             or ()
         )
         wide = {c for c, n in zip(columns, counts, strict=True) if n > rows * DISTINCT_AT_MOST}
-    direct = [item for item in rules if not item[1].reads or wide.intersection(item[1].reads)]
-    rest = [item for item in rules if item[1].reads and not wide.intersection(item[1].reads)]
+    direct = [item for item in rules if not item[1].reads or wide.intersection(map(_stored, item[1].reads))]
+    rest = [item for item in rules if item[1].reads and not wide.intersection(map(_stored, item[1].reads))]
     if len(rest) < DISTINCT_FROM_RULES:
-        return _run_batches(con, rules, f"row_file, row_number FROM {table}")
-    found = _over_distinct(con, table, rows, rest, f"{table}_d")
+        return _run_batches(con, rules, over_rows)
+    found = _over_distinct(con, table, rows, rest, lowered, f"{table}_d")
     if found is None:
         found = []
         by_reads: dict[tuple[str, ...], list[tuple[int, CompiledRule]]] = {}
@@ -486,23 +495,35 @@ def _run_group(
         for number, members in enumerate(by_reads.values()):
             some = None
             if len(members) >= DISTINCT_FROM_RULES:
-                some = _over_distinct(con, table, rows, members, f"{table}_d{number}")
+                some = _over_distinct(con, table, rows, members, lowered, f"{table}_d{number}")
             if some is None:
                 direct += members
             else:
                 found += some
-    return found + _run_batches(con, direct, f"row_file, row_number FROM {table}")
+    return found + _run_batches(con, direct, over_rows)
+
+
+def _stored(column: str) -> str:
+    """The stored column a rule's column comes from (``l:x`` is made from ``r:x``)."""
+    return "r:" + column[2:] if column.startswith("l:") else column
 
 
 def _over_distinct(
-    con: duckdb.DuckDBPyConnection, table: str, rows: int, rules: list[tuple[int, CompiledRule]], name: str
+    con: duckdb.DuckDBPyConnection,
+    table: str,
+    rows: int,
+    rules: list[tuple[int, CompiledRule]],
+    lowered: dict[str, str],
+    name: str,
 ) -> list[tuple[int, str, int]] | None:
     """The rules' matches, run over the distinct values of the columns they read; None (nothing
     run) when those values number more than ``DISTINCT_AT_MOST`` of the rows.
 
     The values (``name``) and the rows holding each (``name_rows``) are two tables: the rules'
     queries read only the values and give (rule, value) pairs, which one join turns into rows."""
-    columns = ", ".join(quote(c) for c in sorted({c for _, rule in rules for c in rule.reads}))
+    reads = {c for _, rule in rules for c in rule.reads}
+    columns = ", ".join(quote(c) for c in sorted({_stored(c) for c in reads}))
+    derived = "".join(f", {lowered[c]} AS {quote(c)}" for c in sorted(reads) if c in lowered)
     con.execute(
         f"CREATE OR REPLACE TEMP TABLE {name}_rows AS SELECT row_number() OVER () AS _value, * FROM "
         f"(SELECT {columns}, list(row_file) AS _files, list(row_number) AS _numbers FROM {table} GROUP BY ALL)"
@@ -511,7 +532,9 @@ def _over_distinct(
         (values,) = con.execute(f"SELECT count(*) FROM {name}_rows").fetchone() or (0,)
         if values > rows * DISTINCT_AT_MOST:
             return None
-        con.execute(f"CREATE OR REPLACE TEMP TABLE {name} AS SELECT _value, {columns} FROM {name}_rows")
+        con.execute(
+            f"CREATE OR REPLACE TEMP TABLE {name} AS SELECT _value, {columns}{derived} FROM {name}_rows"
+        )
         pairs = _run_batches(con, rules, f"_value FROM {name}")
         if not pairs:
             return []

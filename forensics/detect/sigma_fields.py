@@ -64,7 +64,7 @@ class Target:
     where: str  # SQL condition over timeline_rows
     fields: dict[str, FieldRef] = field(default_factory=dict, compare=False)
     fallback: Callable[[str], FieldRef] | None = field(default=None, compare=False)
-    #: The text keyword (field-less) detections search, lower-cased later.
+    #: The text keyword (field-less) detections search, case-insensitively.
     keywords: str = "concat_ws(chr(10), message, array_to_string(map_values(fields), chr(10)))"
 
     def field(self, name: str) -> FieldRef:
@@ -159,6 +159,9 @@ _WINDOWS_CORE = {
     "Computer": _core("host_name"),
 }
 _WINDOWS_SOURCES = "source IN ('windows_evtx', 'windows_event_json')"
+#: Keywords on Windows events search the event's data values, as Hayabusa and Chainsaw do, not
+#: the message Tracehound renders from them (which repeats the values and would add its own words).
+_WINDOWS_KEYWORDS = "array_to_string(map_values(fields), chr(10))"
 #: Unnamed <Data> elements: ``Data`` or ``Data[1]``, ``Data[2]``... in fields.
 _DATA_LIST = FieldRef(
     "list_transform(list_filter(map_entries(fields), lambda e: e.key = 'Data' OR e.key LIKE 'Data[%'),"
@@ -205,16 +208,20 @@ def _windows(logsource: SigmaLogSource) -> Target | None:
                 fields[name] = FieldRef(
                     f"CASE WHEN {security} THEN {map_value(renamed)} ELSE {map_value(name)} END"
                 )
-        return Target(f"windows:{category}:{service or ''}", where, fields)
+        return Target(f"windows:{category}:{service or ''}", where, fields, keywords=_WINDOWS_KEYWORDS)
     if service:
         channels = WINDOWS_SERVICES.get(service)
         if channels is None:
             return None
         where = f"{_WINDOWS_SOURCES} AND {_in('event_channel', channels)}"
         return Target(
-            f"windows::{service}", where, fields, fallback=_spaced if service == "windefend" else None
+            f"windows::{service}",
+            where,
+            fields,
+            fallback=_spaced if service == "windefend" else None,
+            keywords=_WINDOWS_KEYWORDS,
         )
-    return Target("windows::", _WINDOWS_SOURCES, fields)
+    return Target("windows::", _WINDOWS_SOURCES, fields, keywords=_WINDOWS_KEYWORDS)
 
 
 # -- Linux -----------------------------------------------------------------------------------
