@@ -13,11 +13,15 @@ memory, such as SigmaHQ's whole tree) over a case's timeline:
    applicable* (counted, not errors); a rule using something unsupported is skipped with the
    reason; correlation rules compile in ``forensics.detect.sigma_correlation``.
 3. Evaluation runs a few SQL queries over the whole case, never a loop over rows: per log source
-   one *group table* holding the rows of that log with every field its rules use extracted once
-   (original and lower-cased), then per batch of rules one ``UNION ALL`` query returning
-   (rule, row) pairs. Matches become findings (``forensics.detect.findings``: engine ``sigma``,
-   the rule's id, title, level, status, ATT&CK tactics and techniques from its tags, the row's
-   locator, host, time and source, and the rule's fields with their values on that row).
+   one *group table* holding the rows of that log with every field its rules use extracted once;
+   then the rules run, in batches of one ``UNION ALL`` query each, over the *distinct values* of
+   the fields they read (with the rows holding each value): logs repeat themselves, so a thousand
+   process-creation rules test a few thousand values instead of a million rows. Rules reading a
+   field unique to each row run over the rows; keyword rules search each row's text as the rows
+   stream by, never storing it. Matches become findings in one more query
+   (``forensics.detect.findings``: engine ``sigma``, the rule's id, title, level, status, ATT&CK
+   tactics and techniques from its tags, the row's locator, host, time and source, and the rule's
+   fields with their values on that row).
 """
 
 from __future__ import annotations

@@ -9,8 +9,9 @@ cannot say "this field is a list, match any element" or "this regex is not RE2, 
 
 An expression is over one *group table* per target (``forensics.detect.sigma``): each Sigma
 field a rule uses is a column there, extracted once, ``"r:<field>"`` as stored and
-``"l:<field>"`` lower-cased, so the thousands of rules of a log source never read the
-``fields`` map again. Sigma's value semantics:
+``"l:<field>"`` lower-cased (made from it where a query needs it), so the thousands of rules of a
+log source never read the ``fields`` map again. ``Compiled.reads`` lists the columns a rule
+reads, so that it can run over their distinct values. Sigma's value semantics:
 
 * strings match whole values, case-insensitively (``cased``: exactly); ``*`` and ``?`` are
   wildcards (``\\*``, ``\\?`` literal): plain values compare with ``=``/``IN``, ``x*``, ``*x``,
@@ -22,8 +23,9 @@ field a rule uses is a column there, extracted once, ``"r:<field>"`` as stored a
   field, ``fieldref`` compares two fields, ``null`` matches absent or empty values, numbers and
   booleans compare as the text Windows writes;
 * ``expand`` placeholders take the values given to ``compile_rule``; a missing one is reported;
-* keywords (values without a field) are searched, case-insensitively, anywhere in the row's
-  message and field values;
+* keywords (values without a field) are searched, case-insensitively (RE2 ``(?is)``, ``*``
+  and ``?`` the only wildcards), anywhere in the row's text (``"k:keywords"``: for Windows
+  events their data values, for other logs the message and values);
 * a missing field matches nothing, and ``not`` of it is true (two-valued logic: ``NOT``
   wraps its argument in ``coalesce(..., false)``).
 """

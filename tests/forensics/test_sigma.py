@@ -20,6 +20,7 @@ import pytest
 import yaml
 
 from forensics import Case
+from forensics.detect import sigma as sigma_module
 from forensics.detect.sigma import (
     CompiledRule,
     compile_rules,
@@ -612,7 +613,7 @@ def sample(tmp_path_factory: pytest.TempPathFactory, corpus: Path) -> dict:
                 benign_high.add(rule_id)
     steps_with_evtx = {s for s, _ in evidence.values()}
     return {"report": report, "by_step": by_step, "benign": benign, "benign_high": benign_high,
-            "steps": steps_with_evtx}  # fmt: skip
+            "steps": steps_with_evtx, "case": case, "corpus": corpus}  # fmt: skip
 
 
 @pytest.mark.corpus
@@ -625,6 +626,38 @@ def test_sample_case_steps_fire_their_rules(sample: dict) -> None:
     fired = {step for step, _, _ in STEP_RULES}
     assert "S03" in fired
     assert sample["steps"] - fired == set(STEPS_WITHOUT_RULES)
+
+
+@pytest.mark.corpus
+@pytest.mark.slow
+def test_rules_over_distinct_values_match_the_rows_they_would_over_rows(
+    sample: dict, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    rules, _ = load_rules(
+        [sample["corpus"] / "sigma" / "sigmahq-all-rules.tar.gz"],
+        select=lambda name: name.startswith("sigma/rules/windows/"),
+    )
+    compiled, _ = compile_rules(rules)
+    over_values: list[int] = []
+    real = sigma_module._over_distinct
+
+    def counting(con, table, rows, members, lowered, name):
+        found = real(con, table, rows, members, lowered, name)
+        over_values.extend(i for i, _ in members if found is not None)
+        return found
+
+    monkeypatch.setattr(sigma_module, "_over_distinct", counting)
+    with sample["case"].connect() as con:
+        by_values = evaluate(con, compiled)["matches"]
+    monkeypatch.setattr(sigma_module, "DISTINCT_FROM_RULES", 10**9)  # every rule over the rows
+    with sample["case"].connect() as con:
+        by_rows = evaluate(con, compiled)["matches"]
+    assert len(over_values) > 1000  # most process-creation, registry, file... rules took that path
+    key = ["rule", "row_file", "row_number"]
+    assert by_values.num_rows == by_rows.num_rows == 877
+    assert by_values.sort_by([(k, "ascending") for k in key]).equals(
+        by_rows.sort_by([(k, "ascending") for k in key])
+    )
 
 
 @pytest.mark.corpus
