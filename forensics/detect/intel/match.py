@@ -19,8 +19,11 @@ alternated per pass and then 16 (larger alternations leave RE2's fast DFA: 3,828
 patterns over 200,000 paths take 1.3 s in passes of 250, 34 s in one), the few candidates
 confirmed with Python's ``re`` (the patterns' own dialect; a pattern RE2 rejects is run in Python
 alone) and their false-positive exclusions. (3) A second scan joins the matched values back to
-their rows, then one aggregation per (indicator, row). Command lines are not searched: a path
-named as an argument is not a file seen on the host (Sigma rules look at command lines). 10,000
+their rows, then one aggregation per (indicator, row). Free text, command lines
+(``process_command_line``) and PowerShell script blocks (``fields.ScriptBlockText``), is searched
+for the URLs and the host names or IPv4 addresses written in it (``certutil -urlcache -f
+http://...``, ``ping 203.0.113.9``), tokens inside paths left out; file-name indicators are not
+matched against it: a path named as an argument is not a file seen on the host. 10,000
 indicators over 1,000,000 synthetic rows: 3.5 s on two shared cores
 (``benchmarks/intel_match.py``).
 
@@ -49,6 +52,7 @@ import pyarrow as pa
 
 from forensics.detect.findings import FINDINGS, LEVELS, empty_findings
 from forensics.detect.intel.indicators import SCHEMA, _short
+from forensics.detect.sqltext import sql_string
 
 if TYPE_CHECKING:
     from forensics.case import Case
@@ -86,6 +90,13 @@ _FIELD_SOURCES = (
     ("principalEmail", "email", "email"),
 )
 _EMAIL_RE = r"[A-Za-z0-9._%+\-]+@[A-Za-z0-9.\-]+\.[A-Za-z]{2,}"
+#: Free text (command lines, PowerShell script blocks) searched for URLs and host names or IPv4
+#: addresses: the column (or ``fields`` key) and how its rows are read.
+_TEXT_COLUMNS = ("process_command_line",)
+_TEXT_FIELDS = ("ScriptBlockText",)
+_TEXT_URL_RE = r"""[A-Za-z][A-Za-z0-9+.\-]*://[^\s"'<>|^`]+"""
+#: A run of host characters holding a dot, not inside a path (after ``\``, ``/``) or a word.
+_TEXT_HOST_RE = r"(?:^|[^A-Za-z0-9.\\/_\-])([A-Za-z0-9][A-Za-z0-9.\-]*\.[A-Za-z0-9\-]+)"
 #: Which observed families each indicator kind needs.
 _NEEDS = {
     "ipv4": ("ip", "host", "url"), "ipv6": ("ip", "host", "url"), "cidr": ("ip", "host", "url"),
@@ -94,6 +105,8 @@ _NEEDS = {
 }  # fmt: skip
 _SCHEME = r"^[A-Za-z][A-Za-z0-9+.\-]*://"
 _DOTTED = r"[0-9]{1,3}(\.[0-9]{1,3}){3}"
+#: What a text token must look like to be a host: a dotted IPv4, or labels ending in a letter's.
+_HOSTLIKE = rf"regexp_full_match(raw, '{_DOTTED}') OR regexp_full_match(raw, '([A-Za-z0-9\-]+\.)+[A-Za-z][A-Za-z0-9\-]*')"
 _MACROS = f"""
 CREATE OR REPLACE TEMP MACRO th_is_ip(h) AS regexp_full_match(h, '{_DOTTED}')
     OR (contains(h, ':') AND regexp_full_match(h, '[0-9a-f:.]+'));
@@ -173,6 +186,8 @@ def _observations(families: set[str]) -> tuple[str | None, str]:
                 f"SELECT row_file, row_number, '{column}' AS col, '{family}' AS family, {column} AS raw, "
                 f"{port or 'NULL::INTEGER'} AS port FROM timeline_rows WHERE {column} IS NOT NULL"
             )
+    for column in _TEXT_COLUMNS:
+        branches += _text_branches(column, f"'{column}'", "timeline_rows", families)
     if "email" in families:
         branches.append(
             "SELECT row_file, row_number, 'user_name', 'email', "
@@ -180,11 +195,18 @@ def _observations(families: set[str]) -> tuple[str | None, str]:
             "FROM timeline_rows WHERE contains(user_name, '@')"
         )
     keys = [(key, family, sep) for key, family, sep in _FIELD_SOURCES if family in families]
-    if not keys:
+    texts = [key for key in _TEXT_FIELDS if families & {"url", "host"}]
+    if not keys and not texts:
         return None, " UNION ALL ".join(branches)
-    extracted = ", ".join(f"map_extract(fields, '{key}')[1] AS \"f_{key}\"" for key, _, _ in keys)
-    present = " OR ".join(f'"f_{key}" IS NOT NULL' for key, _, _ in keys)
+    names = [key for key, _, _ in keys] + texts
+    extracted = ", ".join(f"map_extract(fields, '{key}')[1] AS \"f_{key}\"" for key in dict.fromkeys(names))
+    present = " OR ".join(f'"f_{key}" IS NOT NULL' for key in dict.fromkeys(names))
     inner = []
+    for key in texts:
+        inner += [
+            f"SELECT row_file, row_number, col, family, raw FROM ({b})"
+            for b in _text_branches(f'"f_{key}"', f"'fields.{key}'", "th_f", families, port=False)
+        ]
     for key, family, sep in keys:
         if sep == "email":
             value = f"unnest(regexp_extract_all(\"f_{key}\", '{_EMAIL_RE}'))"
@@ -205,6 +227,28 @@ def _observations(families: set[str]) -> tuple[str | None, str]:
     )
     branches.append("SELECT row_file, row_number, col, family, raw, NULL::INTEGER AS port FROM th_fobs")
     return setup, " UNION ALL ".join(branches)
+
+
+def _text_branches(
+    text: str, name: str, relation: str, families: set[str], *, port: bool = True
+) -> list[str]:
+    """SQL branches of ``_observations`` for the URLs (family ``url``) and the host names and IPv4
+    addresses (family ``host``) written in the free text ``text`` of ``relation``."""
+    tail = ", NULL::INTEGER AS port" if port else ""
+    out = []
+    if "url" in families:
+        out.append(
+            f"SELECT row_file, row_number, {name} AS col, 'url' AS family, rtrim(raw, '),;.''\"') AS raw{tail} "
+            f"FROM (SELECT row_file, row_number, unnest(regexp_extract_all({text}, {sql_string(_TEXT_URL_RE)})) AS raw "
+            f"FROM {relation} WHERE contains({text}, '://'))"
+        )
+    if "host" in families:
+        out.append(
+            f"SELECT row_file, row_number, {name} AS col, 'host' AS family, raw{tail} "
+            f"FROM (SELECT row_file, row_number, rtrim(unnest(regexp_extract_all({text}, {sql_string(_TEXT_HOST_RE)}, 1)), '.') AS raw "
+            f"FROM {relation} WHERE {text} IS NOT NULL) WHERE {_HOSTLIKE}"
+        )
+    return out
 
 
 def _indicator_table(indicators: pd.DataFrame) -> pa.Table:
