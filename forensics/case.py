@@ -17,7 +17,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -55,6 +55,13 @@ _WARNINGS_DDL = """
 CREATE TABLE IF NOT EXISTS warnings (
     evidence_id VARCHAR, source_file VARCHAR, parser VARCHAR, location VARCHAR,
     "offset" BIGINT, reason VARCHAR, count BIGINT
+)"""
+#: What a detection run could not use (a rule that does not parse or compile, an intel line, a
+#: file not scanned), by name and reason: ``engine`` sigma | ioc | yara, ``run`` its run name.
+_DETECT_WARNINGS_DDL = """
+CREATE TABLE IF NOT EXISTS detect_warnings (
+    engine VARCHAR, run VARCHAR, file VARCHAR, location VARCHAR, kind VARCHAR, reason VARCHAR,
+    count BIGINT, recorded_at TIMESTAMPTZ
 )"""
 #: Every stored row, with its exact locator: the Parquet file and the row number in it.
 _ROWS_VIEW = (
@@ -124,6 +131,7 @@ class Case:
         with case.connect() as con:
             con.execute(_MANIFEST_DDL)
             con.execute(_WARNINGS_DDL)
+            con.execute(_DETECT_WARNINGS_DDL)
             con.execute(_ROWS_VIEW)
             con.execute(_FINDINGS_VIEW)
             con.execute(_TIMELINE_VIEW)
@@ -185,6 +193,24 @@ class Case:
 
     def warnings(self) -> pd.DataFrame:
         return self.sql('SELECT * FROM warnings ORDER BY source_file, "offset"')
+
+    def detect_warnings(self) -> pd.DataFrame:
+        """What detection runs could not use, by engine and run (``record_detect_warnings``)."""
+        return self.sql("SELECT * FROM detect_warnings ORDER BY engine, run, file, location")
+
+    def record_detect_warnings(
+        self, engine: str, run: str, rows: Iterable[tuple[str, str, str, str, int]]
+    ) -> int:
+        """Replace the ``detect_warnings`` of one engine run with ``rows`` of (file, location,
+        kind, reason, count); the number recorded."""
+        now = datetime.now(UTC)
+        values = [(engine, run, *row, now) for row in rows]
+        with self.connect() as con:
+            con.execute(_DETECT_WARNINGS_DDL)  # a case made before the table existed
+            con.execute("DELETE FROM detect_warnings WHERE engine = ? AND run = ?", [engine, run])
+            if values:
+                con.executemany("INSERT INTO detect_warnings VALUES (?, ?, ?, ?, ?, ?, ?, ?)", values)
+        return len(values)
 
     def known_evidence(self) -> set[str]:
         """sha256 of every evidence already ingested (status ok or partial)."""

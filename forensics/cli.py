@@ -20,6 +20,7 @@ import orjson
 import pandas as pd
 import pyarrow as pa
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
@@ -43,7 +44,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     err = Console(stderr=True)
     try:
-        return args.run(args, err)
+        return args.func(args, err)
     except CaseError as exc:
         err.print(f"[red]error:[/red] {exc}")
         return 1
@@ -81,13 +82,13 @@ def _parser() -> argparse.ArgumentParser:
         help="skip the sha256 before parsing (large images); record it later with 'tracehound hash'",
     )  # fmt: skip
     p.add_argument("--quiet", action="store_true", help="no progress bar")
-    p.set_defaults(run=_ingest)
+    p.set_defaults(func=_ingest)
 
     p = sub.add_parser("hash", help="record deferred evidence hashes; --verify re-checks all evidence")
     p.add_argument("--case", required=True)
     p.add_argument("--verify", action="store_true", help="re-hash every evidence file and compare")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
-    p.set_defaults(run=_hash)
+    p.set_defaults(func=_hash)
 
     p = sub.add_parser("timeline", help="show timeline rows, filtered")
     p.add_argument("--case", required=True)
@@ -98,19 +99,19 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--grep", help="text the message contains (case-insensitive)")
     p.add_argument("--limit", type=int, default=None, help="at most this many rows (table: 200 unless given)")
     p.add_argument("--format", choices=OUTPUT_FORMATS, default="table")
-    p.set_defaults(run=_timeline)
+    p.set_defaults(func=_timeline)
 
     p = sub.add_parser("query", help="DuckDB SQL over the case (timeline, warnings, manifest)")
     p.add_argument("--case", required=True)
     p.add_argument("--sql", required=True)
     p.add_argument("--format", choices=OUTPUT_FORMATS, default="table")
-    p.set_defaults(run=_query)
+    p.set_defaults(func=_query)
 
     p = sub.add_parser("export", help="write the timeline for other tools")
     p.add_argument("--case", required=True)
     p.add_argument("--format", choices=FORMATS, required=True)
     p.add_argument("--out", required=True)
-    p.set_defaults(run=_export)
+    p.set_defaults(func=_export)
 
     p = sub.add_parser("beacons", help="hosts calling one destination at regular intervals (C2 beacons)")
     p.add_argument("--case", required=True)
@@ -124,7 +125,7 @@ def _parser() -> argparse.ArgumentParser:
     )  # fmt: skip
     p.add_argument("--limit", type=int, default=None, help="at most this many pairs (table: 50 unless given)")
     p.add_argument("--format", choices=OUTPUT_FORMATS, default="table")
-    p.set_defaults(run=_beacons)
+    p.set_defaults(func=_beacons)
 
     p = sub.add_parser("detect", help="run Sigma rules, threat-intel IOCs and YARA rules over a case")
     p.add_argument("--case", required=True)
@@ -140,7 +141,7 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--run", default="default", help="name of this run: a rerun with the same name replaces it"
     )
-    p.set_defaults(run=_detect)
+    p.set_defaults(func=_detect)
 
     p = sub.add_parser("findings", help="the case's findings, most severe first")
     p.add_argument("--case", required=True)
@@ -154,7 +155,7 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--blocklist", metavar="FILE", help="also write the IOCs seen in the case (.txt plain, .json STIX)"
     )
-    p.set_defaults(run=_findings)
+    p.set_defaults(func=_findings)
     return parser
 
 
@@ -362,22 +363,37 @@ def _detect(args: argparse.Namespace, err: Console) -> int:
     if args.sigma:
         from forensics.detect.sigma import detect_sigma
 
-        _engine_summary(err, "sigma", detect_sigma(case, args.sigma, run=args.run).summary())
+        sigma = detect_sigma(case, args.sigma, run=args.run)
+        _engine_summary(err, "sigma", sigma.summary(), [str(p) for p in sigma.skipped], args.case)
     if args.intel:
         from forensics.detect.intel import detect_intel
 
-        _engine_summary(err, "intel", detect_intel(case, args.intel, run=args.run).summary())
+        intel = detect_intel(case, args.intel, run=args.run)
+        _engine_summary(err, "intel", intel.summary(), [str(w) for w in intel.warnings], args.case)
     if args.yara:
         from forensics.detect.yara import detect_yara
 
-        _engine_summary(err, "yara", detect_yara(case, args.yara, args.scan, run=args.run).summary())
+        yara = detect_yara(case, args.yara, args.scan, run=args.run)
+        _engine_summary(
+            err, "yara", yara.summary(), [f"{w.path}: {w.kind}: {w.reason}" for w in yara.warnings]
+        )
     return 0
 
 
-def _engine_summary(err: Console, engine: str, summary: Any) -> None:
+#: Problems listed under an engine's summary line; the rest are in the case's detect_warnings.
+SHOWN_PROBLEMS = 10
+
+
+def _engine_summary(err: Console, engine: str, summary: Any, problems: list[str], case: str) -> None:
     if isinstance(summary, dict):
         summary = "; ".join(f"{k} {v}" for k, v in summary.items())
     err.print(f"[bold]{engine}[/bold]: {summary}")
+    for line in problems[:SHOWN_PROBLEMS]:
+        err.print(f"  [yellow]{escape(line)}[/yellow]", soft_wrap=True)
+    if len(problems) > SHOWN_PROBLEMS:
+        err.print(
+            f'  ... {len(problems) - SHOWN_PROBLEMS} more: tracehound query "SELECT * FROM detect_warnings"'
+        )
 
 
 _FINDINGS_QUERY = """

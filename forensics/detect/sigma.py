@@ -256,7 +256,7 @@ def _parse(name: str, text: str, rules: list[SigmaRuleBase], problems: list[Rule
     for rule in collection.rules:
         if rule.errors:
             problems.append(_problem(rule, _one_line(rule.errors[0]), file=name))
-        elif rule.status in (SigmaStatus.DEPRECATED, SigmaStatus.UNSUPPORTED):
+        elif rule.status is not None and rule.status in (SigmaStatus.DEPRECATED, SigmaStatus.UNSUPPORTED):
             problems.append(_problem(rule, f"status {rule.status}", kind="ignored", file=name))
         else:
             rules.append(rule)
@@ -702,6 +702,11 @@ def _finding_row(
 # -- the whole run ---------------------------------------------------------------------------
 
 
+#: The rule problems recorded as the case's detection warnings (not applicable, retired and
+#: Python-regex notes are counts in the report, not problems).
+_WARNING_KINDS = ("error", "unsupported", "warning")
+
+
 @dataclass
 class SigmaReport:
     """What a Sigma run did."""
@@ -769,5 +774,10 @@ def detect_sigma(
     report.rules_matched = len(set(table.column("rule_id").to_pylist()))
     if write:
         report.path = write_findings(case.root, ENGINE, table, run)
+        case.record_detect_warnings(
+            ENGINE,
+            run,
+            ((p.file, p.rule_id or "", p.kind, p.reason, 1) for p in problems if p.kind in _WARNING_KINDS),
+        )
     report.seconds = time.perf_counter() - started
     return report

@@ -41,6 +41,7 @@ def test_detect_intel_then_list_and_export(
     values = {line for line in blocklist.read_text().splitlines() if line and not line.startswith("#")}
     assert {story.C2.ip, story.PAYLOAD_HOST.ip, story.C2.names[0]} <= values
     assert json.loads(layer.read_text())["domain"] == "enterprise-attack"
+    assert [p.name for p in (case_dir / "findings" / "ioc").iterdir()] == ["default.parquet"]  # the run's name
 
 
 def test_detect_needs_an_engine(case_dir: Path) -> None:
@@ -66,3 +67,41 @@ def test_detect_sigma_on_a_regression_sample(
     assert {(f["rule_id"], f["level"]) for f in listed} == {
         ("d5866ddf-ce8f-4aea-b28e-d96485a20d3d", "medium")
     }
+
+
+def test_detect_names_each_rule_and_line_it_cannot_use(
+    case_dir: Path, tmp_path: Path, capsys: pytest.CaptureFixture
+) -> None:
+    """A broken rule, an unsupported one and a bad intel line are named with their reasons on
+    the console and kept in the case's detect_warnings; the good rule and indicator still run."""
+    rules = tmp_path / "rules"
+    rules.mkdir()
+    (rules / "broken.yml").write_text("title: broken\ndetection: [unclosed\n")
+    (rules / "timestamp.yml").write_text(
+        "title: minute part\nid: 11111111-2222-3333-4444-555555555555\nlogsource:\n    category: dns\n"
+        "detection:\n    sel:\n        timestamp|minute: 5\n    condition: sel\n"
+    )
+    (rules / "dns.yml").write_text(
+        "title: C2 name asked\nid: 66666666-2222-3333-4444-555555555555\nlogsource:\n    category: dns\n"
+        f"detection:\n    sel:\n        query|endswith: '{story.C2.names[0]}'\n    condition: sel\nlevel: high\n"
+    )
+    feed = tmp_path / "feed.csv"
+    feed.write_text(f"indicator,type\n{story.C2.ip},ip\nnot an address,ip\n")
+    capsys.readouterr()
+    assert (
+        main(["detect", "--case", str(case_dir), "--sigma", str(rules), "--intel", str(feed), "--run", "bad"])
+        == 0
+    )
+    shown = capsys.readouterr().err
+    assert "broken.yml" in shown and "timestamp part modifier on timestamp" in shown
+    assert "feed.csv" in shown
+    case = Case.open(case_dir)
+    kept = case.detect_warnings()
+    kept = kept[kept.run == "bad"]
+    assert sorted(zip(kept.engine, kept.file.map(lambda f: Path(f).name), kept.kind, strict=True)) == [
+        ("ioc", "feed.csv", "intel"),
+        ("sigma", "broken.yml", "error"),
+        ("sigma", "timestamp.yml", "unsupported"),
+    ]
+    fired = case.sql("SELECT DISTINCT rule_id, engine FROM findings WHERE engine IN ('sigma', 'ioc')")
+    assert "66666666-2222-3333-4444-555555555555" in set(fired.rule_id)

@@ -53,6 +53,9 @@ def detect_intel(case: Case, paths: str | Path | Iterable[str | Path], run: str 
     indicators, warnings = load_indicators(paths)
     findings = match(case, indicators)
     written = write_findings(case.root, ENGINE, findings, run)
+    case.record_detect_warnings(
+        ENGINE, run, ((w.file, w.location, "intel", w.reason, w.count) for w in warnings)
+    )
     kinds = Counter(indicators["kind"].astype(str)) if len(indicators) else Counter()
     hit_kinds: Counter = Counter()
     seen: dict[str, set[str]] = {}

@@ -120,6 +120,7 @@ def detect_yara(
         case.root, ENGINE, findings_table(_findings(result.matches, context)), run
     )
     report.timeline_path = _write_rows(case.root, run, result.matches, context)
+    case.record_detect_warnings(ENGINE, run, ((w.path, "", w.kind, w.reason, 1) for w in result.warnings))
     return report
 
 
