@@ -41,7 +41,9 @@ def test_detect_intel_then_list_and_export(
     values = {line for line in blocklist.read_text().splitlines() if line and not line.startswith("#")}
     assert {story.C2.ip, story.PAYLOAD_HOST.ip, story.C2.names[0]} <= values
     assert json.loads(layer.read_text())["domain"] == "enterprise-attack"
-    assert [p.name for p in (case_dir / "findings" / "ioc").iterdir()] == ["default.parquet"]  # the run's name
+    assert [p.name for p in (case_dir / "findings" / "ioc").iterdir()] == [
+        "default.parquet"
+    ]  # the run's name
 
 
 def test_detect_needs_an_engine(case_dir: Path) -> None:
