@@ -213,8 +213,8 @@ def _port_target(verb: str, arg: str) -> tuple[str, int] | None:
             return None
         numbers = [int(n) for n in found.groups()]
         return ".".join(map(str, numbers[:4])), numbers[4] * 256 + numbers[5]
-    found = _EPRT.match(arg.strip())
-    return (found.group(3), int(found.group(4))) if found else None
+    extended = _EPRT.match(arg.strip())
+    return (extended.group(3), int(extended.group(4))) if extended else None
 
 
 @dataclass(slots=True)

@@ -1175,11 +1175,11 @@ class HttpConversation:
             overlong = len(side.partial) > _MAX_LINE
             side.partial.clear()
             pos = end + 1
-            found = _start_line(line, side.is_orig, True)
-            if found is None and self._roles_free() and _start_line(line, not side.is_orig, True):
+            known = _start_line(line, side.is_orig, True) is not None
+            if not known and self._roles_free() and _start_line(line, not side.is_orig, True):
                 self._flip()
-                found = True
-            if found is not None and not overlong:
+                known = True
+            if known and not overlong:
                 self.weirds["HTTP_resynchronised"] += 1
                 side.state = _START
                 side.buf += line + b"\n"

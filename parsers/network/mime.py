@@ -106,7 +106,7 @@ _TEXT_CONTROLS = frozenset(range(32)) - {9, 10, 12, 13, 27}
 _CONTROL_CHARS = re.compile("[" + "".join(f"\\x{c:02x}" for c in sorted(_TEXT_CONTROLS)) + "\\x7f]")
 
 
-def sniff_mime(head: bytes) -> str | None:
+def sniff_mime(head: bytes | bytearray) -> str | None:
     """The MIME type of a file starting with ``head`` (its first bytes; 1 KiB is enough), as
     Zeek reports it, or None when none of the known kinds fits."""
     head = bytes(head[:SNIFF_BYTES])

@@ -482,10 +482,11 @@ def _size(value: Any) -> str:
         return "-"
     if n < 1000:
         return f"{n} B"
+    scaled = float(n)
     for unit in ("kB", "MB", "GB", "TB"):
-        n /= 1000  # type: ignore[assignment]
-        if n < 1000 or unit == "TB":
-            return f"{n:.1f} {unit}" if n < 10 else f"{n:.0f} {unit}"
+        scaled /= 1000
+        if scaled < 1000 or unit == "TB":
+            return f"{scaled:.1f} {unit}" if scaled < 10 else f"{scaled:.0f} {unit}"
     return ""  # unreachable
 
 
