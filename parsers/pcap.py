@@ -26,7 +26,7 @@ from forensics.timeutil import ns_to_utc
 from parsers.base import Options, Parser, ParseWarning
 from parsers.network.capture import Packet, capture_kind, read_capture
 from parsers.network.carving import Carver
-from parsers.network.decode import Defragmenter, decode
+from parsers.network.decode import Defragmenter, addresses, decode
 from parsers.network.dns import DnsInspector
 from parsers.network.flows import Flow, FlowTable
 from parsers.network.reassembly import Context, tcp_packet
@@ -68,14 +68,15 @@ class PcapParser(Parser):
 
     def plan(self, fh: BinaryIO, size: int, options: Options) -> list[object]:
         """A large capture is read by every worker, each keeping the conversations of its share
-        of host pairs (``_Shards``): decoding is repeated, everything after it is divided."""
+        of host pairs (``_Shards``): each reads every packet's IP addresses, and decodes and
+        follows only its own packets (and the few whose addresses need a full decode)."""
         shards = min(options.workers, MAX_SHARDS) if size >= SHARD_MIN_BYTES else 1
         return [(shard, shards) for shard in range(shards)] if shards > 1 else [None]
 
     def parse(self, fh: BinaryIO, unit: Any, options: Options) -> Iterator[pa.RecordBatch | ParseWarning]:
         shard, shards = unit or (0, 1)
         mine = _Shards(shard, shards)
-        first = shard == 0  # capture and packet warnings are the first shard's to report
+        first = shard == 0  # capture warnings, and those of packets without a pair, are its to report
         builder = RowBuilder()
         table = FlowTable()
         defrag = Defragmenter()
@@ -120,16 +121,22 @@ class PcapParser(Parser):
             ts_ns = packet.ts_ns if packet.ts_ns is not None else table.now
             if packet.wire_length > len(packet.data) and first:
                 cut.add(packet.number)
+            # Sharing the capture: another worker's host pair is skipped undecoded. A packet's
+            # problems are its owner's to count (the first worker's when its pair needs decoding).
+            pair = addresses(packet.linktype, packet.data) if shards > 1 else None
+            if pair is not None and not mine.keeps(*pair):
+                continue
+            counts = first or pair is not None
             segment = decode(packet.linktype, packet.data, ts_ns, defrag)
             if segment is None:
                 continue
             if isinstance(segment, str):
-                if first:
+                if counts:
                     failed.setdefault(segment, _Tally()).add(packet.number)
                 continue
-            if segment.checksum_ok is False and first:
+            if segment.checksum_ok is False and counts:
                 bad_checksum.add(packet.number)
-            if shards > 1 and not mine.keeps(segment.src, segment.dst):
+            if shards > 1 and pair is None and not mine.keeps(segment.src, segment.dst):
                 continue
             flow, from_orig, done = table.add(segment, ts_ns, packet.number, segment.checksum_ok is False)
             if done:
@@ -163,7 +170,7 @@ class PcapParser(Parser):
                 bad_checksum.where(), None,
                 f"{bad_checksum.count:,} of {packets:,} packets with a bad TCP/UDP checksum (used; often checksum offload)", 0,
             )  # fmt: skip
-        if defrag.expired and first:
+        if defrag.expired:
             yield ParseWarning("fragments", None, f"{defrag.expired:,} IP datagrams never completed by their fragments", defrag.expired)  # fmt: skip
         for name, count in sorted(weirds.items()):
             yield ParseWarning("application layer", None, f"{count:,} x {name} (Zeek weird)", 0)

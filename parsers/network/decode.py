@@ -286,6 +286,23 @@ class Defragmenter:
             self.expired += 1
 
 
+def addresses(linktype: int, data: bytes) -> tuple[str, str] | None:
+    """The IP source and destination of a frame the fast path reads, the rest left undecoded
+    (workers sharing a capture skip others' packets at that cost); None for other frames."""
+    at = _ip_offset(linktype, data)
+    if at < 0:
+        return None
+    if data[at] >> 4 == 4:
+        if len(data) < at + 20:
+            return None
+        src, dst = data[at + 12 : at + 16], data[at + 16 : at + 20]
+    else:
+        if len(data) < at + 40:
+            return None
+        src, dst = data[at + 8 : at + 24], data[at + 24 : at + 40]
+    return _ADDRESSES.get(src) or _address(src), _ADDRESSES.get(dst) or _address(dst)
+
+
 def decode(linktype: int, data: bytes, ts_ns: int, defrag: Defragmenter) -> Segment | str | None:
     """The packet's transport segment; a reason (str) when it cannot be decoded; None when
     it carries no IP (or is a fragment still waiting for the rest of its datagram)."""

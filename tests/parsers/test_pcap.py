@@ -9,10 +9,12 @@ import hashlib
 import io
 import ipaddress
 import json
+import re
 import shutil
 import struct
 import subprocess
 from collections import Counter
+from collections.abc import Iterable
 from datetime import datetime
 from functools import cache
 from itertools import pairwise
@@ -495,11 +497,20 @@ def test_ingest_carve_writes_the_bodies_into_the_case(tmp_path: Path, corpus: Pa
 
 
 @pytest.mark.parametrize(
-    "capture", ["sample", "zeek-traces/ftp/ipv4.pcap", "zeek-traces/chksums/ip4-tcp-bad-chksum.pcap"]
+    "capture",
+    [
+        "sample",
+        "zeek-traces/ftp/ipv4.pcap",
+        "zeek-traces/chksums/ip4-tcp-bad-chksum.pcap",
+        "otrf/covenant_copy_smb_CreateRequest_2020-09-22145302.cap",  # bad checksums on several pairs
+        "zeek-traces/ipv6-fragmented-dns.pcap",  # fragments, one datagram never completed
+        "zeek-traces/http/methods.pcap",  # Zeek weirds
+    ],
 )
 def test_shards_together_give_the_same_rows_as_one_pass(corpus: Path, capture: str) -> None:
     """Workers sharing a large capture by host pair lose nothing and repeat nothing; FTP data
-    connections stay with their control connection; packet warnings come once."""
+    connections stay with their control connection; each packet's warning is counted once (by
+    the worker owning its host pair), the capture's by the first worker."""
     data = LAN_TAP.read_bytes() if capture == "sample" else (corpus / PCAP / capture).read_bytes()
     whole, warnings = artifact_helpers.parse_bytes(PARSER, data)
 
@@ -516,10 +527,21 @@ def test_shards_together_give_the_same_rows_as_one_pass(corpus: Path, capture: s
     key = lambda r: (r["source"], r["source_record"], r["fields"].get("uid"), r["message"])  # noqa: E731
     assert sorted(map(key, (r for rows, _ in parts for r in rows))) == sorted(map(key, whole))
     assert sum(len(rows) for rows, _ in parts) == len(whole)
-    assert [w for _, found in parts[1:] for w in found] == []
-    assert [(w.location, w.reason) for w in parts[0][1]] == [(w.location, w.reason) for w in warnings]
+    assert _counted(w for _, found in parts for w in found) == _counted(warnings)
     if capture == "sample":
         assert all(rows for rows, _ in parts)  # every shard got a share
+
+
+def _counted(warnings: Iterable[ParseWarning]) -> Counter:
+    """Warnings summed by what they say: "3 of 10 packets with..." counts 3 "packets with..."."""
+    out: Counter = Counter()
+    for w in warnings:
+        found = re.match(r"([\d,]+)(?: of [\d,]+)? (.*)", w.reason)
+        if found:
+            out[found.group(2)] += int(found.group(1).replace(",", ""))
+        else:
+            out[w.reason] += max(w.count, 1)
+    return out
 
 
 def test_the_ingest_shares_large_captures_among_workers(tmp_path: Path) -> None:
