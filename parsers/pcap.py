@@ -26,7 +26,7 @@ from forensics.timeutil import ns_to_utc
 from parsers.base import Options, Parser, ParseWarning
 from parsers.network.capture import Packet, capture_kind, read_capture
 from parsers.network.carving import Carver
-from parsers.network.decode import Defragmenter, addresses, decode
+from parsers.network.decode import Defragmenter, address_pair, decode, pair_text
 from parsers.network.dns import DnsInspector
 from parsers.network.flows import Flow, FlowTable
 from parsers.network.reassembly import Context, tcp_packet
@@ -123,8 +123,8 @@ class PcapParser(Parser):
                 cut.add(packet.number)
             # Sharing the capture: another worker's host pair is skipped undecoded. A packet's
             # problems are its owner's to count (the first worker's when its pair needs decoding).
-            pair = addresses(packet.linktype, packet.data) if shards > 1 else None
-            if pair is not None and not mine.keeps(*pair):
+            pair = address_pair(packet.linktype, packet.data) if shards > 1 else None
+            if pair is not None and not mine.keeps_pair(pair):
                 continue
             counts = first or pair is not None
             segment = decode(packet.linktype, packet.data, ts_ns, defrag)
@@ -184,6 +184,16 @@ class _Shards:
     def __init__(self, shard: int, shards: int) -> None:
         self.shard, self.shards = shard, shards
         self._pairs: dict[tuple[str, str], bool] = {}
+        self._raw: dict[bytes, bool] = {}
+
+    def keeps_pair(self, pair: bytes) -> bool:
+        """``keeps`` for the raw addresses ``address_pair`` reads, remembered by those bytes."""
+        kept = self._raw.get(pair)
+        if kept is None:
+            kept = self.keeps(*pair_text(pair))
+            if len(self._raw) < 1 << 18:
+                self._raw[pair] = kept
+        return kept
 
     def keeps(self, a: str, b: str) -> bool:
         pair = (a, b) if a <= b else (b, a)
