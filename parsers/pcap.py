@@ -176,6 +176,11 @@ class PcapParser(Parser):
             yield ParseWarning("application layer", None, f"{count:,} x {name} (Zeek weird)", 0)
 
 
+#: Host pairs whose owner a worker remembers (each way of naming them): enough for the pairs
+#: that carry most packets, bounded so a capture of scanning or many peers stays small.
+_REMEMBERED = 1 << 16
+
+
 class _Shards:
     """Which host pairs are this worker's: a stable hash of the two addresses (the same in every
     process, unlike ``hash``), so both directions, and FTP's control and data connections,
@@ -191,7 +196,7 @@ class _Shards:
         kept = self._raw.get(pair)
         if kept is None:
             kept = self.keeps(*pair_text(pair))
-            if len(self._raw) < 1 << 18:
+            if len(self._raw) < _REMEMBERED:
                 self._raw[pair] = kept
         return kept
 
@@ -200,6 +205,6 @@ class _Shards:
         kept = self._pairs.get(pair)
         if kept is None:
             kept = zlib.crc32(f"{pair[0]}|{pair[1]}".encode()) % self.shards == self.shard
-            if len(self._pairs) < 1 << 18:
+            if len(self._pairs) < _REMEMBERED:
                 self._pairs[pair] = kept
         return kept
