@@ -26,7 +26,7 @@ from forensics.timeutil import ns_to_utc
 from parsers.base import Options, Parser, ParseWarning
 from parsers.network.capture import Packet, capture_kind, read_capture
 from parsers.network.carving import Carver
-from parsers.network.decode import Defragmenter, address_pair, decode, pair_text
+from parsers.network.decode import UNKNOWN, Defragmenter, address_pair, decode, pair_text
 from parsers.network.dns import DnsInspector
 from parsers.network.flows import Flow, FlowTable
 from parsers.network.reassembly import Context, tcp_packet
@@ -118,16 +118,17 @@ class PcapParser(Parser):
                 continue
             packets += 1
             packet: Packet = item
-            ts_ns = packet.ts_ns if packet.ts_ns is not None else table.now
-            if packet.wire_length > len(packet.data) and first:
+            data = packet.data
+            if first and packet.wire_length > len(data):
                 cut.add(packet.number)
             # Sharing the capture: another worker's host pair is skipped undecoded. A packet's
             # problems are its owner's to count (the first worker's when its pair needs decoding).
-            pair = address_pair(packet.linktype, packet.data) if shards > 1 else None
+            at, pair = address_pair(packet.linktype, data) if shards > 1 else (UNKNOWN, None)
             if pair is not None and not mine.keeps_pair(pair):
                 continue
             counts = first or pair is not None
-            segment = decode(packet.linktype, packet.data, ts_ns, defrag)
+            ts_ns = packet.ts_ns if packet.ts_ns is not None else table.now
+            segment = decode(packet.linktype, data, ts_ns, defrag, at)
             if segment is None:
                 continue
             if isinstance(segment, str):

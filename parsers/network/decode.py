@@ -286,16 +286,21 @@ class Defragmenter:
             self.expired += 1
 
 
-def address_pair(linktype: int, data: bytes) -> bytes | None:
-    """The IP source and destination addresses of a frame the fast path reads, as the header
-    holds them (8 bytes for IPv4, 32 for IPv6), the rest left undecoded: workers sharing a
-    capture skip others' packets at that cost. None for other frames."""
+#: ``decode``'s ``at`` when the IP header's offset has not been looked for yet.
+UNKNOWN = -2
+
+
+def address_pair(linktype: int, data: bytes) -> tuple[int, bytes | None]:
+    """(where the IP header starts or -1, the source and destination addresses as the header
+    holds them: 8 bytes for IPv4, 32 for IPv6) of a frame the fast path reads, the rest left
+    undecoded: workers sharing a capture skip others' packets at that cost. No addresses for
+    other frames."""
     at = _ip_offset(linktype, data)
     if at < 0:
-        return None
+        return at, None
     if data[at] >> 4 == 4:
-        return data[at + 12 : at + 20] if len(data) >= at + 20 else None
-    return data[at + 8 : at + 40] if len(data) >= at + 40 else None
+        return at, data[at + 12 : at + 20] if len(data) >= at + 20 else None
+    return at, data[at + 8 : at + 40] if len(data) >= at + 40 else None
 
 
 def pair_text(pair: bytes) -> tuple[str, str]:
@@ -304,10 +309,14 @@ def pair_text(pair: bytes) -> tuple[str, str]:
     return _address(pair[:half]), _address(pair[half:])
 
 
-def decode(linktype: int, data: bytes, ts_ns: int, defrag: Defragmenter) -> Segment | str | None:
+def decode(
+    linktype: int, data: bytes, ts_ns: int, defrag: Defragmenter, at: int = UNKNOWN
+) -> Segment | str | None:
     """The packet's transport segment; a reason (str) when it cannot be decoded; None when
-    it carries no IP (or is a fragment still waiting for the rest of its datagram)."""
-    at = _ip_offset(linktype, data)
+    it carries no IP (or is a fragment still waiting for the rest of its datagram). ``at``:
+    where the IP header starts, when ``address_pair`` already looked."""
+    if at == UNKNOWN:
+        at = _ip_offset(linktype, data)
     if at >= 0:
         segment = _ipv4(data, at) if data[at] >> 4 == 4 else _ipv6(data, at)
         if segment is not None:
