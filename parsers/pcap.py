@@ -111,7 +111,7 @@ class PcapParser(Parser):
                     weirds["DNS_malformed_message"] += flow.app["dns_malformed"]
                 emit("conn", flow.record(), flow)
 
-        for item in read_capture(fh):
+        for item in read_capture(fh, mine.others if shards > 1 else None):
             if isinstance(item, ParseWarning):
                 if first:
                     yield item
@@ -191,6 +191,12 @@ class _Shards:
         self.shard, self.shards = shard, shards
         self._pairs: dict[tuple[str, str], bool] = {}
         self._raw: dict[bytes, bool] = {}
+
+    @property
+    def others(self) -> dict[bytes, bool]:
+        """The address pairs already decided (False: another worker's), for the reader to pass
+        over another worker's packets before making them into packets."""
+        return self._raw
 
     def keeps_pair(self, pair: bytes) -> bool:
         """``keeps`` for the raw addresses ``address_pair`` reads, remembered by those bytes."""

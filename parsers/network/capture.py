@@ -22,7 +22,7 @@ types — tcpdump.org/linktypes.html.
 from __future__ import annotations
 
 import struct
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from typing import BinaryIO
 
@@ -84,14 +84,18 @@ def capture_kind(head: bytes) -> str | None:
     return None
 
 
-def read_capture(fh: BinaryIO) -> Iterator[Packet | ParseWarning]:
-    """Every packet of a pcap or pcapng file, in file order, and what could not be read."""
+def read_capture(fh: BinaryIO, others: Mapping[bytes, bool] | None = None) -> Iterator[Packet | ParseWarning]:
+    """Every packet of a pcap or pcapng file, in file order, and what could not be read.
+
+    ``others``: Ethernet IPv4 address pairs (the 8 bytes of source and destination) mapped to
+    False are another worker's: a classic pcap's whole, uncut packets between them are passed
+    over without being made into packets (their numbers still count)."""
     fh.seek(0)
     head = fh.read(24)
     kind = capture_kind(head)
     fh.seek(0)
     if kind == "pcap":
-        yield from _pcap(fh)
+        yield from _pcap(fh, others)
     elif kind == "pcapng":
         yield from _pcapng(fh)
     else:
@@ -106,13 +110,15 @@ def _to_ns(ticks: int, per_second: int) -> int:
     return ticks * 1_000_000_000 // per_second
 
 
-def _pcap(fh: BinaryIO) -> Iterator[Packet | ParseWarning]:
+def _pcap(fh: BinaryIO, others: Mapping[bytes, bool] | None = None) -> Iterator[Packet | ParseWarning]:
     """Records of a classic pcap file, parsed in place in chunks of the file (a read per
     record costs about as much as decoding the record's packet)."""
     header = fh.read(24)
     order, ticks = PCAP_MAGICS[header[:4]]
     _snaplen, linktype = struct.unpack(order + "II", header[16:24])
     linktype &= 0x0FFFFFFF  # the upper bits carry FCS information
+    ethernet = others is not None and linktype == 1
+    owners: Mapping[bytes, bool] = others if others is not None else {}  # shared: filled as it goes
     record = struct.Struct(order + "IIII").unpack_from
     to_ns = 1_000_000_000 // ticks  # 1000 for microseconds, 1 for nanoseconds
     buf, at, offset, number = b"", 0, 24, 0  # buf[at] is the byte at file offset ``offset``
@@ -134,6 +140,19 @@ def _pcap(fh: BinaryIO) -> Iterator[Packet | ParseWarning]:
             )  # fmt: skip
             return
         end = at + 16 + caplen
+        if (
+            ethernet
+            and caplen == wirelen
+            and caplen >= 34
+            and end <= len(buf)
+            and buf[at + 28] == 8  # EtherType 0x0800, IPv4
+            and buf[at + 29] == 0
+            and buf[at + 30] >> 4 == 4
+            and owners.get(buf[at + 42 : at + 50]) is False
+        ):
+            offset += end - at
+            at = end
+            continue
         if end > len(buf):
             buf, at = _refill(fh, buf, at, 16 + caplen)
             end = 16 + caplen
