@@ -649,15 +649,18 @@ def test_rules_over_distinct_values_match_the_rows_they_would_over_rows(
     monkeypatch.setattr(sigma_module, "_over_distinct", counting)
     with sample["case"].connect() as con:
         by_values = evaluate(con, compiled)["matches"]
+    monkeypatch.setattr(sigma_module, "DISTINCT_FROM_RULES", 1)  # every group, even one rule's
+    with sample["case"].connect() as con:
+        all_by_values = evaluate(con, compiled)["matches"]
     monkeypatch.setattr(sigma_module, "DISTINCT_FROM_RULES", 10**9)  # every rule over the rows
     with sample["case"].connect() as con:
         by_rows = evaluate(con, compiled)["matches"]
     assert len(over_values) > 1000  # most process-creation, registry, file... rules took that path
     key = ["rule", "row_file", "row_number"]
     assert by_values.num_rows == by_rows.num_rows == 877
-    assert by_values.sort_by([(k, "ascending") for k in key]).equals(
-        by_rows.sort_by([(k, "ascending") for k in key])
-    )
+    order = [(k, "ascending") for k in key]
+    assert by_values.sort_by(order).equals(by_rows.sort_by(order))
+    assert all_by_values.sort_by(order).equals(by_rows.sort_by(order))
 
 
 @pytest.mark.corpus
