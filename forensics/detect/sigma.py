@@ -34,6 +34,7 @@ import zipfile
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -181,45 +182,67 @@ def _rule_texts(
 ) -> Iterator[tuple[str, str]]:
     for given in paths:
         path = Path(given)
-        lower = path.name.lower()
-        if path.is_dir():
-            for file in sorted(
-                p for p in path.rglob("*") if p.suffix.lower() in _RULE_SUFFIXES and p.is_file()
-            ):
-                relative = file.relative_to(path).parts[:-1]
-                if select is not None and not select(str(file)):
-                    continue
-                if RETIRED_FOLDERS.intersection(relative):
-                    problems.append(RuleProblem(str(file), "retired rule folder", "ignored"))
-                else:
-                    yield str(file), _read(file, problems)
-        elif lower.endswith((".tar.gz", ".tgz", ".tar", ".tar.bz2", ".tar.xz")):
-            with tarfile.open(path) as archive:
-                for member in archive:
-                    if member.isfile() and member.name.lower().endswith(_RULE_SUFFIXES):
-                        name = f"{path}:{member.name}"
-                        if select is not None and not select(member.name):
-                            continue
-                        if RETIRED_FOLDERS.intersection(member.name.split("/")[:-1]):
-                            problems.append(RuleProblem(name, "retired rule folder", "ignored"))
-                        else:
-                            data = archive.extractfile(member)
-                            yield name, _decode(data.read() if data else b"", name, problems)
-        elif lower.endswith(".zip"):
-            with zipfile.ZipFile(path) as archive:
-                for info in archive.infolist():
-                    if not info.is_dir() and info.filename.lower().endswith(_RULE_SUFFIXES):
-                        name = f"{path}:{info.filename}"
-                        if select is not None and not select(info.filename):
-                            continue
-                        if RETIRED_FOLDERS.intersection(info.filename.split("/")[:-1]):
-                            problems.append(RuleProblem(name, "retired rule folder", "ignored"))
-                        else:
-                            yield name, _decode(archive.read(info), name, problems)
-        elif path.is_file():
+        if path.is_file() and not path.name.lower().endswith(_ARCHIVES):
             yield str(path), _read(path, problems)
-        else:
+            continue
+        if not path.exists():
             problems.append(RuleProblem(str(path), "no such file or folder"))
+            continue
+        for key, folders, name, read in _members(path, problems):
+            if select is not None and not select(key):
+                continue
+            if RETIRED_FOLDERS.intersection(folders):
+                problems.append(RuleProblem(name, "retired rule folder", "ignored"))
+            else:
+                yield name, read()
+
+
+_ARCHIVES = (".tar.gz", ".tgz", ".tar", ".tar.bz2", ".tar.xz", ".zip")
+
+
+def _members(
+    path: Path, problems: list[RuleProblem]
+) -> Iterator[tuple[str, tuple[str, ...], str, Callable[[], str]]]:
+    """Each rule file of a folder, a tar or a zip archive (read in memory, member by member):
+    (what ``select`` is given: the file's path, a member's name; the folders it is in; its
+    name for reports; the reader of its text)."""
+    if path.is_dir():
+        for file in sorted(p for p in path.rglob("*") if p.suffix.lower() in _RULE_SUFFIXES and p.is_file()):
+            yield str(file), file.relative_to(path).parts[:-1], str(file), partial(_read, file, problems)
+        return
+    if path.name.lower().endswith(".zip"):
+        with zipfile.ZipFile(path) as archive:
+            for info in archive.infolist():
+                if not info.is_dir() and info.filename.lower().endswith(_RULE_SUFFIXES):
+                    name = f"{path}:{info.filename}"
+                    read = partial(archive.read, info)
+                    yield (
+                        info.filename,
+                        tuple(info.filename.split("/")[:-1]),
+                        name,
+                        partial(_text, read, name, problems),
+                    )
+        return
+    with tarfile.open(path) as tar:
+        for member in tar:
+            if member.isfile() and member.name.lower().endswith(_RULE_SUFFIXES):
+                name = f"{path}:{member.name}"
+                read = partial(_tar_bytes, tar, member)
+                yield (
+                    member.name,
+                    tuple(member.name.split("/")[:-1]),
+                    name,
+                    partial(_text, read, name, problems),
+                )
+
+
+def _tar_bytes(tar: tarfile.TarFile, member: tarfile.TarInfo) -> bytes:
+    data = tar.extractfile(member)
+    return data.read() if data else b""
+
+
+def _text(read: Callable[[], bytes], name: str, problems: list[RuleProblem]) -> str:
+    return _decode(read(), name, problems)
 
 
 def _read(path: Path, problems: list[RuleProblem]) -> str:
