@@ -176,9 +176,10 @@ def _families(kinds: Iterable[str]) -> set[str]:
 def _observations(families: set[str]) -> tuple[str | None, str]:
     """SQL: every observed value of the wanted families, one row per (row, column, value), with
     ``row_file``, ``row_number``, ``col``, ``family``, ``raw`` and ``port`` (the same side's, for
-    addresses). Values inside ``fields`` are read once, by the first statement returned (None
-    when none is wanted), into the temporary table ``th_fobs`` that the second one reads: the
-    second pass over the case then costs no map look-ups."""
+    addresses). Values inside ``fields`` and those found in free text are read once, by the
+    first statement returned (None when none is wanted), into the temporary table ``th_fobs``
+    that the second one reads: the second pass over the case then costs no map look-ups and no
+    regular expressions."""
     branches = []
     for column, family, port in _COLUMN_SOURCES:
         if family in families:
@@ -186,8 +187,6 @@ def _observations(families: set[str]) -> tuple[str | None, str]:
                 f"SELECT row_file, row_number, '{column}' AS col, '{family}' AS family, {column} AS raw, "
                 f"{port or 'NULL::INTEGER'} AS port FROM timeline_rows WHERE {column} IS NOT NULL"
             )
-    for column in _TEXT_COLUMNS:
-        branches += _text_branches(column, f"'{column}'", "timeline_rows", families)
     if "email" in families:
         branches.append(
             "SELECT row_file, row_number, 'user_name', 'email', "
@@ -195,18 +194,21 @@ def _observations(families: set[str]) -> tuple[str | None, str]:
             "FROM timeline_rows WHERE contains(user_name, '@')"
         )
     keys = [(key, family, sep) for key, family, sep in _FIELD_SOURCES if family in families]
-    texts = [key for key in _TEXT_FIELDS if families & {"url", "host"}]
+    # Free text: (its column in th_f, SQL for it, the name findings give it).
+    texts = [(f"t_{c}", c, c) for c in _TEXT_COLUMNS] + [
+        (f"f_{k}", f"map_extract(fields, '{k}')[1]", f"fields.{k}") for k in _TEXT_FIELDS
+    ]
+    if not families & {"url", "host"}:
+        texts = []
     if not keys and not texts:
         return None, " UNION ALL ".join(branches)
-    names = [key for key, _, _ in keys] + texts
-    extracted = ", ".join(f"map_extract(fields, '{key}')[1] AS \"f_{key}\"" for key in dict.fromkeys(names))
-    present = " OR ".join(f'"f_{key}" IS NOT NULL' for key in dict.fromkeys(names))
+    read = {f"f_{key}": f"map_extract(fields, '{key}')[1]" for key, _, _ in keys}
+    read.update((alias, sql) for alias, sql, _ in texts)
+    extracted = ", ".join(f'{sql} AS "{alias}"' for alias, sql in read.items())
+    present = " OR ".join(f'"{alias}" IS NOT NULL' for alias in read)
     inner = []
-    for key in texts:
-        inner += [
-            f"SELECT row_file, row_number, col, family, raw FROM ({b})"
-            for b in _text_branches(f'"f_{key}"', f"'fields.{key}'", "th_f", families, port=False)
-        ]
+    for alias, _, name in texts:
+        inner += _text_branches(f'"{alias}"', f"'{name}'", families)
     for key, family, sep in keys:
         if sep == "email":
             value = f"unnest(regexp_extract_all(\"f_{key}\", '{_EMAIL_RE}'))"
@@ -220,8 +222,8 @@ def _observations(families: set[str]) -> tuple[str | None, str]:
         )
     setup = (
         "CREATE OR REPLACE TEMP TABLE th_fobs AS "
-        f"WITH th_f AS (SELECT * FROM (SELECT row_file, row_number, {extracted} FROM timeline_rows "
-        f"WHERE fields IS NOT NULL) WHERE {present}) "
+        f"WITH th_f AS (SELECT * FROM (SELECT row_file, row_number, {extracted} FROM timeline_rows) "
+        f"WHERE {present}) "
         f"SELECT row_file, row_number, col, family, trim(raw) AS raw FROM ({' UNION ALL '.join(inner)}) "
         "WHERE trim(raw) <> ''"
     )
@@ -229,24 +231,21 @@ def _observations(families: set[str]) -> tuple[str | None, str]:
     return setup, " UNION ALL ".join(branches)
 
 
-def _text_branches(
-    text: str, name: str, relation: str, families: set[str], *, port: bool = True
-) -> list[str]:
-    """SQL branches of ``_observations`` for the URLs (family ``url``) and the host names and IPv4
-    addresses (family ``host``) written in the free text ``text`` of ``relation``."""
-    tail = ", NULL::INTEGER AS port" if port else ""
+def _text_branches(column: str, name: str, families: set[str]) -> list[str]:
+    """SQL over ``th_f`` (see ``_observations``) for the URLs (family ``url``) and the host names
+    and IPv4 addresses (family ``host``) written in its free-text column ``column``."""
     out = []
     if "url" in families:
         out.append(
-            f"SELECT row_file, row_number, {name} AS col, 'url' AS family, rtrim(raw, '),;.''\"') AS raw{tail} "
-            f"FROM (SELECT row_file, row_number, unnest(regexp_extract_all({text}, {sql_string(_TEXT_URL_RE)})) AS raw "
-            f"FROM {relation} WHERE contains({text}, '://'))"
+            f"SELECT row_file, row_number, {name} AS col, 'url' AS family, rtrim(raw, '),;.''\"') AS raw "
+            f"FROM (SELECT row_file, row_number, unnest(regexp_extract_all({column}, {sql_string(_TEXT_URL_RE)})) AS raw "
+            f"FROM th_f WHERE contains({column}, '://'))"
         )
     if "host" in families:
         out.append(
-            f"SELECT row_file, row_number, {name} AS col, 'host' AS family, raw{tail} "
-            f"FROM (SELECT row_file, row_number, rtrim(unnest(regexp_extract_all({text}, {sql_string(_TEXT_HOST_RE)}, 1)), '.') AS raw "
-            f"FROM {relation} WHERE {text} IS NOT NULL) WHERE {_HOSTLIKE}"
+            f"SELECT row_file, row_number, {name} AS col, 'host' AS family, raw "
+            f"FROM (SELECT row_file, row_number, rtrim(unnest(regexp_extract_all({column}, {sql_string(_TEXT_HOST_RE)}, 1)), '.') AS raw "
+            f"FROM th_f WHERE {column} IS NOT NULL) WHERE {_HOSTLIKE}"
         )
     return out
 
