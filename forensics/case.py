@@ -206,7 +206,6 @@ class Case:
         now = datetime.now(UTC)
         values = [(engine, run, *row, now) for row in rows]
         with self.connect() as con:
-            con.execute(_DETECT_WARNINGS_DDL)  # a case made before the table existed
             con.execute("DELETE FROM detect_warnings WHERE engine = ? AND run = ?", [engine, run])
             if values:
                 con.executemany("INSERT INTO detect_warnings VALUES (?, ?, ?, ?, ?, ?, ?, ?)", values)

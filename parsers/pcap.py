@@ -177,7 +177,7 @@ class PcapParser(Parser):
             yield ParseWarning("application layer", None, f"{count:,} x {name} (Zeek weird)", 0)
 
 
-#: Host pairs whose owner a worker remembers (each way of naming them): enough for the pairs
+#: Host pairs whose owner a worker remembers (by their address bytes): enough for the pairs
 #: that carry most packets, bounded so a capture of scanning or many peers stays small.
 _REMEMBERED = 1 << 16
 
@@ -189,7 +189,6 @@ class _Shards:
 
     def __init__(self, shard: int, shards: int) -> None:
         self.shard, self.shards = shard, shards
-        self._pairs: dict[tuple[str, str], bool] = {}
         self._raw: dict[bytes, bool] = {}
 
     @property
@@ -208,10 +207,6 @@ class _Shards:
         return kept
 
     def keeps(self, a: str, b: str) -> bool:
+        """Whether the pair of addresses ``a``, ``b`` (as text, either order) is this worker's."""
         pair = (a, b) if a <= b else (b, a)
-        kept = self._pairs.get(pair)
-        if kept is None:
-            kept = zlib.crc32(f"{pair[0]}|{pair[1]}".encode()) % self.shards == self.shard
-            if len(self._pairs) < _REMEMBERED:
-                self._pairs[pair] = kept
-        return kept
+        return zlib.crc32(f"{pair[0]}|{pair[1]}".encode()) % self.shards == self.shard

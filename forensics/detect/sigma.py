@@ -311,9 +311,6 @@ def _problem(rule: SigmaRuleBase, reason: str, kind: str = "error", file: str | 
 def rule_attack(rule: SigmaRuleBase) -> tuple[list[str], list[str]]:
     """(tactics, techniques) of a rule's ``attack.*`` tags: ``attack.execution`` ->
     ``execution``, ``attack.t1059.001`` -> ``T1059.001``; groups and software are left out."""
-    cached = getattr(rule, "_tracehound_attack", None)  # asked once per finding: kept on the rule
-    if cached is not None:
-        return list(cached[0]), list(cached[1])
     tactics: list[str] = []
     techniques: list[str] = []
     for tag in rule.tags or []:
@@ -324,10 +321,7 @@ def rule_attack(rule: SigmaRuleBase) -> tuple[list[str], list[str]]:
             techniques.append(name.upper())
         elif name.replace("_", "-") in _TACTICS:
             tactics.append(name.replace("_", "-"))
-    found = (tuple(dict.fromkeys(tactics)), tuple(dict.fromkeys(techniques)))
-    with contextlib.suppress(AttributeError):  # a frozen or slotted rule class: not cached
-        rule._tracehound_attack = found  # type: ignore[union-attr]
-    return list(found[0]), list(found[1])
+    return list(dict.fromkeys(tactics)), list(dict.fromkeys(techniques))
 
 
 def technique_name(technique: str) -> str | None:
@@ -637,8 +631,9 @@ def findings_from(
         chosen = [i for i in output if rules[i].target.key == key]
         if not chosen:
             continue
-        names = [c[0][2:] for c in con.execute(f"DESCRIBE {table}").fetchall() if c[0].startswith("r:")]
-        lists = rules[chosen[0]].columns.lists
+        columns = rules[chosen[0]].columns  # the group table stores its "r:" columns
+        names = [name[2:] for name in columns.exprs if name.startswith("r:")]
+        lists = columns.lists
         entries = ", ".join(
             f"{{'key': {sql_string(n)}, 'value': left({_as_text(quote('r:' + n), 'r:' + n in lists)}, {limit_value})}}"
             for n in names
