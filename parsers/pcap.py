@@ -123,10 +123,14 @@ class PcapParser(Parser):
                 cut.add(packet.number)
             # Sharing the capture: another worker's host pair is skipped undecoded. A packet's
             # problems are its owner's to count (the first worker's when its pair needs decoding).
-            at, pair = address_pair(packet.linktype, data) if shards > 1 else (UNKNOWN, None)
-            if pair is not None and not mine.keeps_pair(pair):
-                continue
-            counts = first or pair is not None
+            if packet.owned:
+                at, placed = 14, True
+            else:
+                at, pair = address_pair(packet.linktype, data) if shards > 1 else (UNKNOWN, None)
+                if pair is not None and not mine.keeps_pair(pair):
+                    continue
+                placed = pair is not None  # else its owner is known once decoded
+            counts = first or placed
             ts_ns = packet.ts_ns if packet.ts_ns is not None else table.now
             segment = decode(packet.linktype, data, ts_ns, defrag, at)
             if segment is None:
@@ -137,7 +141,7 @@ class PcapParser(Parser):
                 continue
             if segment.checksum_ok is False and counts:
                 bad_checksum.add(packet.number)
-            if shards > 1 and pair is None and not mine.keeps(segment.src, segment.dst):
+            if shards > 1 and not placed and not mine.keeps(segment.src, segment.dst):
                 continue
             flow, from_orig, done = table.add(segment, ts_ns, packet.number, segment.checksum_ok is False)
             if done:

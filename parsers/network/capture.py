@@ -21,8 +21,11 @@ types — tcpdump.org/linktypes.html.
 
 from __future__ import annotations
 
+import contextlib
+import io
+import mmap
 import struct
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import BinaryIO
 
@@ -46,8 +49,12 @@ _SHB, _IDB, _PB, _SPB, _EPB = 0x0A0D0D0A, 1, 2, 3, 6
 #: pcapng fields by byte order: a 32-bit word; an Enhanced Packet Block's first five words.
 _U32 = {order: struct.Struct(order + "I").unpack_from for order in "<>"}
 _EPB_FIELDS = {order: struct.Struct(order + "IIIII").unpack_from for order in "<>"}
-#: Bytes read at a time (records are parsed in place in the chunk).
+#: Bytes read at a time (records are parsed in place in the chunk) when the file cannot be mapped.
 CHUNK = 1 << 20
+#: A mapped capture's pages already parsed are let go every this many bytes, so the process's
+#: resident memory does not grow with the file (the page cache keeps them for other readers).
+RELEASE = 64 << 20
+_NEVER = 1 << 62
 
 
 @dataclass(slots=True)
@@ -63,6 +70,9 @@ class Packet:
     interface: int
     data: bytes
     wire_length: int
+    #: The reader found the packet's Ethernet IPv4 address pair among the worker's own
+    #: (``read_capture``'s ``others`` maps it to True): its IP header is at byte 14.
+    owned: bool = False
 
 
 @dataclass(slots=True)
@@ -89,17 +99,20 @@ def read_capture(fh: BinaryIO, others: Mapping[bytes, bool] | None = None) -> It
 
     ``others``: Ethernet IPv4 address pairs (the 8 bytes of source and destination) mapped to
     False are another worker's: a classic pcap's whole, uncut packets between them are passed
-    over without being made into packets (their numbers still count)."""
+    over without being made into packets (their numbers still count); those mapped to True
+    come ``owned``."""
     fh.seek(0)
     head = fh.read(24)
     kind = capture_kind(head)
     fh.seek(0)
-    if kind == "pcap":
-        yield from _pcap(fh, others)
-    elif kind == "pcapng":
-        yield from _pcapng(fh)
-    else:
+    if kind is None:
         yield ParseWarning("file", 0, f"not a pcap or pcapng capture (starts with {head[:8]!r})", 0)
+        return
+    source = _Source(fh)
+    try:
+        yield from _pcap(source, others) if kind == "pcap" else _pcapng(source)
+    finally:
+        source.close()
 
 
 def _to_ns(ticks: int, per_second: int) -> int:
@@ -110,10 +123,14 @@ def _to_ns(ticks: int, per_second: int) -> int:
     return ticks * 1_000_000_000 // per_second
 
 
-def _pcap(fh: BinaryIO, others: Mapping[bytes, bool] | None = None) -> Iterator[Packet | ParseWarning]:
-    """Records of a classic pcap file, parsed in place in chunks of the file (a read per
-    record costs about as much as decoding the record's packet)."""
-    header = fh.read(24)
+def _pcap(source: _Source, others: Mapping[bytes, bool] | None = None) -> Iterator[Packet | ParseWarning]:
+    """Records of a classic pcap file, parsed in place (a read per record costs about as much
+    as decoding the record's packet)."""
+    buf, at, release_at = source.start()
+    refill = source.refill
+    buf, at = refill(buf, at, 24)
+    header = bytes(buf[at : at + 24])
+    at += 24
     order, ticks = PCAP_MAGICS[header[:4]]
     _snaplen, linktype = struct.unpack(order + "II", header[16:24])
     linktype &= 0x0FFFFFFF  # the upper bits carry FCS information
@@ -121,14 +138,19 @@ def _pcap(fh: BinaryIO, others: Mapping[bytes, bool] | None = None) -> Iterator[
     owners: Mapping[bytes, bool] = others if others is not None else {}  # shared: filled as it goes
     record = struct.Struct(order + "IIII").unpack_from
     to_ns = 1_000_000_000 // ticks  # 1000 for microseconds, 1 for nanoseconds
-    buf, at, offset, number = b"", 0, 24, 0  # buf[at] is the byte at file offset ``offset``
+    offset, number = 24, 0  # buf[at] is the byte at file offset ``offset``
     while True:
+        if at >= release_at:
+            release_at = source.release(at)
         if len(buf) - at < 16:
-            buf, at = _refill(fh, buf, at, 16)
-            if len(buf) < 16:
-                if buf:
+            buf, at = refill(buf, at, 16)
+            if len(buf) - at < 16:
+                if len(buf) > at:
                     yield ParseWarning(
-                        f"packet {number + 1}", offset, f"truncated record header ({len(buf)} of 16 bytes)", 1
+                        f"packet {number + 1}",
+                        offset,
+                        f"truncated record header ({len(buf) - at} of 16 bytes)",
+                        1,
                     )
                 return
         number += 1
@@ -140,6 +162,7 @@ def _pcap(fh: BinaryIO, others: Mapping[bytes, bool] | None = None) -> Iterator[
             )  # fmt: skip
             return
         end = at + 16 + caplen
+        owned = None
         if (
             ethernet
             and caplen == wirelen
@@ -148,28 +171,72 @@ def _pcap(fh: BinaryIO, others: Mapping[bytes, bool] | None = None) -> Iterator[
             and buf[at + 28] == 8  # EtherType 0x0800, IPv4
             and buf[at + 29] == 0
             and buf[at + 30] >> 4 == 4
-            and owners.get(buf[at + 42 : at + 50]) is False
         ):
-            offset += end - at
-            at = end
-            continue
+            owned = owners.get(buf[at + 42 : at + 50])
+            if owned is False:
+                offset += end - at
+                at = end
+                continue
         if end > len(buf):
-            buf, at = _refill(fh, buf, at, 16 + caplen)
-            end = 16 + caplen
+            buf, at = refill(buf, at, 16 + caplen)
+            end = at + 16 + caplen
             if end > len(buf):
                 yield ParseWarning(
                     f"packet {number}",
                     offset,
-                    f"truncated packet ({len(buf) - 16} of {caplen} captured bytes)",
+                    f"truncated packet ({len(buf) - at - 16} of {caplen} captured bytes)",
                     1,
                 )
                 return
         yield Packet(
             number, offset, seconds * 1_000_000_000 + fraction * to_ns, linktype, 0, buf[at + 16 : end],
-            wirelen if wirelen > caplen else caplen,
+            wirelen if wirelen > caplen else caplen, owned is True,
         )  # fmt: skip
         offset += end - at
         at = end
+
+
+#: ``(buf, at, need) -> (buf, at)``: ``buf[at:]`` extended to at least ``need`` bytes if the file has them.
+Refill = Callable[[bytes, int, int], tuple[bytes, int]]
+
+
+class _Source:
+    """The bytes of a capture, for the readers to parse in place: the whole file mapped
+    read-only when it is a real file (no copy per chunk: reading a 1 GiB capture in chunks
+    costs more than a second of the parse), else chunks read from ``fh`` as parsing needs them.
+    ``buf[at]`` is the byte at the current file offset in both cases."""
+
+    def __init__(self, fh: BinaryIO) -> None:
+        self._fh = fh
+        self._map: mmap.mmap | None = None
+        # Not mapped: not a file on disk (an archive member, an image's file, a BytesIO).
+        with contextlib.suppress(AttributeError, OSError, ValueError, io.UnsupportedOperation):
+            self._map = mmap.mmap(fh.fileno(), 0, access=mmap.ACCESS_READ)
+        self._released = 0
+
+    def start(self) -> tuple[bytes, int, int]:
+        """The first bytes, their index, and the index past which ``release`` is due."""
+        if self._map is None:
+            return b"", 0, _NEVER
+        return self._map, 0, RELEASE  # type: ignore[return-value]
+
+    def refill(self, buf: bytes, at: int, need: int) -> tuple[bytes, int]:
+        if self._map is None:
+            return _refill(self._fh, buf, at, need)
+        return buf, at  # all of the file is there already
+
+    def release(self, at: int) -> int:
+        """Lets go of the mapped pages before ``at``; the next index to call this at."""
+        if self._map is not None and hasattr(mmap, "MADV_DONTNEED"):
+            end = at // mmap.PAGESIZE * mmap.PAGESIZE
+            if end > self._released:
+                self._map.madvise(mmap.MADV_DONTNEED, self._released, end - self._released)
+                self._released = end
+        return at + RELEASE
+
+    def close(self) -> None:
+        if self._map is not None:
+            self._map.close()
 
 
 def _refill(fh: BinaryIO, buf: bytes, at: int, need: int) -> tuple[bytes, int]:
@@ -207,15 +274,19 @@ def _interface(body: bytes, order: str) -> _Interface:
     return iface
 
 
-def _pcapng(fh: BinaryIO) -> Iterator[Packet | ParseWarning]:
-    """Blocks of a pcapng file, parsed in place in chunks of the file, as ``_pcap`` does."""
+def _pcapng(source: _Source) -> Iterator[Packet | ParseWarning]:
+    """Blocks of a pcapng file, parsed in place, as ``_pcap`` does."""
     order = "<"
     u32, epb = _U32[order], _EPB_FIELDS[order]
     interfaces: list[_Interface] = []
-    buf, at, offset, number, section = b"", 0, 0, 0, 0  # buf[at] is the byte at file offset ``offset``
+    buf, at, release_at = source.start()
+    refill = source.refill
+    offset, number, section = 0, 0, 0  # buf[at] is the byte at file offset ``offset``
     while True:
+        if at >= release_at:
+            release_at = source.release(at)
         if len(buf) - at < 12:
-            buf, at = _refill(fh, buf, at, 12)
+            buf, at = refill(buf, at, 12)
         available = len(buf) - at
         if not available:
             return
@@ -248,8 +319,8 @@ def _pcapng(fh: BinaryIO) -> Iterator[Packet | ParseWarning]:
             )  # fmt: skip
             return
         if available < length:
-            buf, at = _refill(fh, buf, at, length)
-            available = len(buf)
+            buf, at = refill(buf, at, length)
+            available = len(buf) - at
             if available < length:
                 what = "packet" if block_type in (_EPB, _SPB, _PB) else f"block of type {block_type:#x}"
                 yield ParseWarning(

@@ -84,3 +84,27 @@ def test_truncated_records_are_located(corpus: Path) -> None:
     assert _items(raw[: third[1] + 20])[-1] == (
         "warning", "packet 3", third[1], f"truncated packet (4 of {len(third[5])} captured bytes)", 1,
     )  # fmt: skip
+
+
+@pytest.mark.parametrize("capture_path", CAPTURES)
+def test_mapped_file_reads_as_chunks_do(
+    corpus: Path, capture_path: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A capture on disk is mapped, not read in chunks: the same packets and warnings, also
+    when the pages already parsed are let go every few pages."""
+    rng = random.Random(capture_path)
+    monkeypatch.setattr(capture, "RELEASE", 3 * 4096)
+    for index, raw in enumerate(_variants((corpus / capture_path).read_bytes(), rng)):
+        path = tmp_path / f"{index}.cap"
+        path.write_bytes(raw)
+        with path.open("rb") as fh:
+            source = capture._Source(fh)
+            assert source._map is not None
+            source.close()
+            mapped = [
+                item if isinstance(item, ParseWarning) else (item.number, item.offset, item.ts_ns, item.data)
+                for item in read_capture(fh)
+            ]
+        assert [
+            (i[0], i[1], i[2], i[5]) if i[0] != "warning" else ParseWarning(*i[1:]) for i in _items(raw)
+        ] == mapped, (capture_path, len(raw))
