@@ -19,16 +19,18 @@ from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import duckdb
-import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
 from forensics.detect.findings import FINDINGS_DIR, empty_findings
 from forensics.schema import CORE_COLUMNS, empty_table
 from forensics.timeutil import parse_iso
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 __all__ = ["Case", "CaseError"]
 
@@ -100,7 +102,6 @@ SELECT DISTINCT source_ip, NULL, NULL, NULL, dns_question_name, map_extract(fiel
 FROM timeline
 WHERE source = 'network_dns' AND dns_question_name IS NOT NULL AND map_extract(fields, 'answers')[1] IS NOT NULL
 """
-_TYPES = {pa.int64(): pd.Int64Dtype(), pa.int32(): pd.Int32Dtype(), pa.string(): pd.StringDtype()}
 
 
 class CaseError(Exception):
@@ -288,5 +289,12 @@ def timeline_query(
 
 
 def to_pandas(table: pa.Table) -> pd.DataFrame:
-    """Arrow -> pandas with nullable ints and strings, UTC microsecond times, maps as dicts."""
-    return table.to_pandas(types_mapper=_TYPES.get, maps_as_pydicts="lossy")
+    """Arrow -> pandas with nullable ints and strings, UTC microsecond times, maps as dicts.
+    pandas (and the ``.timeline`` accessor on its frames) is loaded here, on the first frame:
+    ingesting and detecting need neither, and loading pandas costs half a second a process."""
+    import pandas as pd
+
+    import forensics.timeline  # noqa: F401  (registers df.timeline)
+
+    types = {pa.int64(): pd.Int64Dtype(), pa.int32(): pd.Int32Dtype(), pa.string(): pd.StringDtype()}
+    return table.to_pandas(types_mapper=types.get, maps_as_pydicts="lossy")

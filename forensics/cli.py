@@ -17,7 +17,6 @@ from pathlib import Path
 from typing import Any
 
 import orjson
-import pandas as pd
 import pyarrow as pa
 from rich.console import Console
 from rich.markup import escape
@@ -26,7 +25,6 @@ from rich.table import Table
 
 from forensics import __version__
 from forensics.case import Case, CaseError, timeline_query
-from forensics.detect.beacons import describe_period
 from forensics.detect.findings import LEVELS
 from forensics.export import FORMATS, export
 from forensics.ingest import FileResult, IngestReport
@@ -321,6 +319,10 @@ def _export(args: argparse.Namespace, err: Console) -> int:
 
 def _beacons(args: argparse.Namespace, err: Console) -> int:
     """Beacon candidates, best score first: a table, or every column as CSV / JSON lines."""
+    import pandas as pd
+
+    from forensics.detect.beacons import describe_period
+
     case = Case.open(args.case)
     found = case.beacons(min_connections=args.min_connections, include_internal=args.include_internal)
     limit = args.limit if args.limit is not None else (50 if args.format == "table" else None)
