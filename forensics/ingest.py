@@ -16,6 +16,7 @@ from __future__ import annotations
 import dataclasses
 import gc
 import os
+import threading
 import time
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import Future, ProcessPoolExecutor
@@ -127,6 +128,8 @@ def ingest(
     started = time.perf_counter()
     known = case.known_evidence()
     pool = ProcessPoolExecutor(max_workers=jobs) if jobs > 1 else None
+    warm_up = threading.Thread(target=_import_pandas, daemon=True)
+    warm_up.start()
     pending: list[tuple[FileResult, list[Future], list[Path], float]] = []
     finished: list[FileResult] = []  # recorded in the manifest in batches
     try:
@@ -140,6 +143,7 @@ def ingest(
                     finished.append(result)
                 continue
             known.add(result.evidence_id or "")
+            warm_up.join()  # before any fork: a fork during an import can deadlock
             outputs = [
                 case.store / result.parser / f"{result.evidence_id}-{i:05d}.parquet"
                 for i in range(len(units))
@@ -173,6 +177,13 @@ def ingest(
             pool.shutdown(cancel_futures=True)
     report.seconds = time.perf_counter() - started
     return report
+
+
+def _import_pandas() -> None:
+    """pyarrow imports pandas on its first conversion of Python objects (0.3 s), as every
+    parser's first batch is. Imported once here, in a thread while the first file is hashed
+    (hashing lets go of the interpreter), the workers forked after it are spared it."""
+    import pandas  # noqa: F401
 
 
 def _with_context(
