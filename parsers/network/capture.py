@@ -53,7 +53,7 @@ _EPB_FIELDS = {order: struct.Struct(order + "IIIII").unpack_from for order in "<
 CHUNK = 1 << 20
 #: A mapped capture's pages already parsed are let go every this many bytes, so the process's
 #: resident memory does not grow with the file (the page cache keeps them for other readers).
-RELEASE = 64 << 20
+RELEASE = 16 << 20
 _NEVER = 1 << 62
 
 
