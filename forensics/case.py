@@ -220,6 +220,13 @@ class Case:
             ).fetchall()
         return {r[0] for r in rows}
 
+    def chain(self, **options: Any) -> Any:
+        """The attack chain through a point of interest (``finding_id=``, ``row="SOURCE:RECORD"``
+        or ``auto=True``): root cause, ordered steps, impact (``forensics.graph.case_chain``)."""
+        from forensics.graph import case_chain
+
+        return case_chain(self, **options)
+
     def beacons(self, **options: Any) -> pd.DataFrame:
         """Beacon candidates among the case's ``network_conn`` rows, destinations labelled by
         its TLS server names and DNS answers; ``options`` as ``forensics.detect.beacons.beacons``

@@ -154,6 +154,24 @@ def _parser() -> argparse.ArgumentParser:
         "--blocklist", metavar="FILE", help="also write the IOCs seen in the case (.txt plain, .json STIX)"
     )
     p.set_defaults(func=_findings)
+
+    p = sub.add_parser("chain", help="the attack chain through a finding: root cause, ordered steps, impact")
+    p.add_argument("--case", required=True)
+    start = p.add_mutually_exclusive_group(required=True)
+    start.add_argument(
+        "--from", dest="finding", metavar="FINDING_ID", help="a finding's id (a prefix will do)"
+    )
+    start.add_argument(
+        "--from-row",
+        metavar="SOURCE:RECORD",
+        help="a timeline row: source (or evidence id prefix) and record",
+    )
+    start.add_argument("--auto", action="store_true", help="from the strongest findings")
+    p.add_argument("--format", choices=("text", "json"), default="text")
+    p.add_argument(
+        "--name", default="latest", help="stored as chains/NAME.json in the case (default: latest)"
+    )
+    p.set_defaults(func=_chain)
     return parser
 
 
@@ -453,6 +471,35 @@ def _print_table(table: pa.Table, columns: Sequence[str] | None) -> None:
         view.add_row(*("" if v is None else str(_cell(v)) for v in row.values()))
     console.print(view)
     console.print(f"{table.num_rows} rows")
+
+
+def _chain(args: argparse.Namespace, err: Console) -> int:
+    """The chain as text (a line per step) or as JSON on standard output."""
+    from forensics.graph import ChainError, case_chain
+
+    case = Case.open(args.case)
+    try:
+        chain = case_chain(case, finding_id=args.finding, row=args.from_row, auto=args.auto, name=args.name)
+    except ChainError as exc:
+        err.print(f"[red]{escape(str(exc))}[/red]")
+        return 2
+    if args.format == "json":
+        sys.stdout.write(orjson.dumps(chain.to_dict(), option=orjson.OPT_INDENT_2).decode() + "\n")
+        return 0
+    if chain.root_cause is None:
+        print(chain.answer)
+        return 0
+    root = chain.root_cause
+    print(f"root cause: {root.time} {root.host} {root.actor} {root.action} {root.object}")
+    for step in chain.steps:
+        times = f" (x{step.count})" if step.count > 1 else ""
+        techniques = f" [{', '.join(step.techniques)}]" if step.techniques else ""
+        print(f"{step.time}  {step.host:<8} {step.actor} {step.action} {step.object}{times}{techniques}")
+    for what, items in chain.impact.items():
+        if items:
+            print(f"{what.replace('_', ' ')}: {', '.join(items)}")
+    err.print(f"stored in {case.root / 'chains' / (args.name + '.json')}")
+    return 0
 
 
 if __name__ == "__main__":

@@ -1,0 +1,159 @@
+"""From a point of interest to the attack chain: root cause, ordered steps, impact.
+
+1. Backward from the point of interest (``trace.backward``) to the edges that explain it.
+2. The root cause is where the intrusion entered: the earliest artifact on that history that
+   was brought in and then used (a file created, then opened or executed; a logon session,
+   then used), else the earliest step not made by a system process.
+3. Forward from the root cause's object (``trace.forward``): everything it led to, the point
+   of interest included, across hosts where a flow carried a logon.
+4. Reduction for people: an image's "executed" edge is folded into the process's "spawned" one,
+   a flow's remote address into its connection, and repeats of one actor doing the same action
+   to the same kind of object (a beacon's hundred connections) into one step with a count.
+Each step keeps every evidence row that shows it (the timeline ``source``, the evidence file's
+sha256 and the record), and the ATT&CK techniques of the findings on those rows.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import asdict, dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+import networkx as nx
+
+from forensics.graph.edges import Edge
+from forensics.graph.trace import BENIGN_PARENTS, backward, forward
+
+__all__ = ["Chain", "Step", "chain_from"]
+
+#: Actions that bring an artifact in, and those that use one.
+_BRINGS = {"created", "logged on", "ran"}
+_USES = {"opened", "executed", "spawned", "ran"}
+_FOLDED = {"executed", "to", "resolved to"}
+
+
+@dataclass
+class Step:
+    time: str  # ISO 8601 UTC, microseconds
+    host: str
+    actor: str
+    action: str
+    object: str
+    count: int = 1
+    techniques: list[str] = field(default_factory=list)
+    evidence: list[dict[str, Any]] = field(default_factory=list)
+    text: str = ""
+
+
+@dataclass
+class Chain:
+    point_of_interest: dict[str, Any]
+    root_cause: Step | None
+    steps: list[Step]
+    impact: dict[str, list[str]]
+    answer: str = ""  # when there is no chain: why
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def _iso(us: int) -> str:
+    return datetime.fromtimestamp(us / 1_000_000, UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+def _label(graph: nx.MultiDiGraph, node: str) -> str:
+    return graph.nodes[node].get("label", node) if node in graph else node
+
+
+def _system(graph: nx.MultiDiGraph, node: str) -> bool:
+    return node.startswith("proc:") and _label(graph, node).lower() in BENIGN_PARENTS
+
+
+def root_cause(graph: nx.MultiDiGraph, history: list[Edge]) -> Edge | None:
+    """The edge where the intrusion entered, among the edges that explain a point of interest."""
+    used = {e.src for e in history if e.action in _USES}
+    entered = [e for e in history if e.action in _BRINGS and e.dst in used and not _system(graph, e.src)]
+    if entered:
+        return min(entered, key=lambda e: e.time)
+    candidates = [e for e in history if not _system(graph, e.src) and e.action not in _FOLDED]
+    return min(candidates, key=lambda e: e.time) if candidates else None
+
+
+def chain_from(
+    graph: nx.MultiDiGraph,
+    start: list[tuple[str, int]],
+    point: dict[str, Any],
+    techniques: dict[tuple[str | None, str | None, int | None], list[str]] | None = None,
+) -> Chain:
+    """The chain through the nodes of ``start`` ((node, time) pairs of the point of interest)."""
+    techniques = techniques or {}
+    history = backward(graph, start)
+    root = root_cause(graph, history)
+    if root is None:
+        return Chain(point, None, [], {}, "no ancestry in the evidence: nothing recorded led to this event")
+    edges = [root, *forward(graph, [(root.dst, root.time)])]
+    steps = _steps(graph, edges, techniques)
+    return Chain(point, steps[0] if steps else None, steps, _impact(graph, edges))
+
+
+def _steps(
+    graph: nx.MultiDiGraph,
+    edges: Iterable[Edge],
+    techniques: dict[tuple[str | None, str | None, int | None], list[str]],
+) -> list[Step]:
+    grouped: dict[tuple, Step] = {}
+    for edge in sorted(edges, key=lambda e: (e.time, e.source_record or 0)):
+        if edge.action in _FOLDED:
+            continue
+        target = edge.dst
+        if target.startswith("flow:"):  # a connection: to its remote address
+            remote = [d for d in graph.successors(target) if d.startswith("ip:")]
+            target = remote[0] if remote else target
+        kind = target.split(":", 1)[0]
+        repeat = (edge.src, edge.action, kind, _label(graph, target) if kind != "ip" else target)
+        if edge.action == "ran":  # shell lines: one step per time placed (a line, its objects together)
+            repeat = (edge.src, edge.action, edge.time)
+        evidence = {"source": edge.source, "evidence_id": edge.evidence_id, "source_file": edge.source_file,
+                    "source_record": edge.source_record, "time": _iso(edge.time)}  # fmt: skip
+        step = grouped.get(repeat)
+        if step is None:
+            grouped[repeat] = Step(
+                _iso(edge.time), edge.host, _label(graph, edge.src), edge.action,
+                _label(graph, target) if kind != "ip" else target[3:], 1,
+                list(techniques.get((edge.evidence_id, edge.source_file, edge.source_record), [])), [evidence], edge.text,
+            )  # fmt: skip
+            continue
+        if evidence not in step.evidence:
+            step.evidence.append(evidence)
+            step.count += 1
+        for technique in techniques.get((edge.evidence_id, edge.source_file, edge.source_record), []):
+            if technique not in step.techniques:
+                step.techniques.append(technique)
+        if edge.action == "ran" and _label(graph, target) not in step.object:
+            step.object += f", {_label(graph, target)}"
+    return sorted(grouped.values(), key=lambda s: s.time)
+
+
+def _impact(graph: nx.MultiDiGraph, edges: list[Edge]) -> dict[str, list[str]]:
+    """Hosts, accounts, files and remote addresses the chain touched."""
+    impact: dict[str, set[str]] = {
+        "hosts": set(),
+        "accounts": set(),
+        "files": set(),
+        "remote_addresses": set(),
+    }
+    for edge in edges:
+        impact["hosts"].add(edge.host)
+        for node in (edge.src, edge.dst):
+            data = graph.nodes.get(node, {})
+            if node.startswith("file:"):
+                impact["files"].add(data.get("details", {}).get("path") or _label(graph, node))
+            elif node.startswith("ip:") and not node[3:].startswith(("10.", "192.168.", "172.")):
+                impact["remote_addresses"].add(node[3:])
+            elif node.startswith("session:"):
+                impact["accounts"].add(_label(graph, node))
+            elif node.startswith("proc:") and data.get("details", {}).get("user"):
+                impact["accounts"].add(f"{data['details']['user']}@{edge.host}")
+    impact["hosts"].discard("net")
+    return {k: sorted(v) for k, v in impact.items()}

@@ -1,0 +1,166 @@
+"""Windows events -> causality edges: Sysmon (process creation and access, file, registry, DNS,
+network) and, on
+hosts without Sysmon process events, Security 4688 process creation.
+
+Sysmon names processes by GUID, so parents and children meet exactly. Security 4688 names
+them by pid only: a parent is the latest process started with that pid on that host before
+the child (pids are recycled, so never "any process with that pid").
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from typing import Any
+
+from forensics.graph import nodes
+from forensics.graph.edges import Edge, Node
+from parsers.network.community_id import community_id
+
+__all__ = ["QUERY", "map_rows"]
+
+_SYSMON = "Microsoft-Windows-Sysmon/Operational"
+QUERY = f"""
+SELECT epoch_us(datetime) AS t, host_name, event_channel, event_code, evidence_id, source, source_file,
+       source_record, process_guid, process_parent_guid, process_pid, process_parent_pid,
+       process_executable, process_command_line, process_parent_executable, user_name, user_domain,
+       file_path, source_ip, source_port, destination_ip, destination_port, network_protocol,
+       dns_question_name,
+       map_extract(fields, 'TargetObject')[1] AS target_object,
+       map_extract(fields, 'Details')[1] AS details,
+       map_extract(fields, 'QueryResults')[1] AS query_results,
+       map_extract(fields, 'Initiated')[1] AS initiated,
+       map_extract(fields, 'TargetProcessGUID')[1] AS target_guid,
+       map_extract(fields, 'TargetImage')[1] AS target_image,
+       map_extract(fields, 'GrantedAccess')[1] AS granted
+FROM timeline
+WHERE datetime IS NOT NULL AND (
+    (event_channel = '{_SYSMON}' AND event_code IN ('1', '3', '10', '11', '12', '13', '14', '22', '23', '26'))
+    OR (event_channel = 'Security' AND event_code = '4688'))
+ORDER BY t
+"""
+_PROTOCOLS = {"tcp": 6, "udp": 17}
+#: A Windows path with an extension, as command lines name the documents they open.
+_PATH = re.compile(r"[A-Za-z]:\\[^\"<>|*?\r\n]*?\.[A-Za-z0-9]{1,8}(?=[\s\"',]|$)")
+
+
+def _base(path: str | None) -> str:
+    return (path or "?").replace("/", "\\").rsplit("\\", 1)[-1]
+
+
+class _Pids:
+    """Security 4688's processes by pid: the latest start before a time, per host."""
+
+    def __init__(self) -> None:
+        self._started: dict[tuple[str, int], list[tuple[int, str]]] = {}
+
+    def start(self, host: str, pid: int, t: int, key: str) -> None:
+        self._started.setdefault((host, pid), []).append((t, key))
+
+    def at(self, host: str, pid: int, t: int) -> str:
+        for start, key in reversed(self._started.get((host, pid), [])):
+            if start <= t:
+                return key
+        return nodes.process(host, None, pid, None)  # started before the evidence begins
+
+
+def map_rows(rows: Iterator[dict[str, Any]]) -> tuple[list[Edge], dict[str, Node]]:
+    """Edges and node labels of the Windows rows (in time order)."""
+    edges: list[Edge] = []
+    labels: dict[str, Node] = {}
+    pids = _Pids()
+    created: set[str] = set()  # file keys some process created
+    rows = list(rows)
+    sysmon_hosts = {
+        nodes.host_key(r["host_name"])
+        for r in rows
+        if r["event_channel"] == _SYSMON and r["event_code"] == "1"
+    }
+    for r in rows:
+        host = nodes.host_key(r["host_name"])
+        code, sysmon = r["event_code"], r["event_channel"] == _SYSMON
+        if not sysmon and host in sysmon_hosts:
+            continue  # the same creations, with less detail
+        t = r["t"]
+
+        def edge(
+            src: str, dst: str, action: str, text: str = "", r: dict = r, t: int = t, host: str = host
+        ) -> None:
+            edges.append(
+                Edge(src, dst, t, action, host, r["source"], r["evidence_id"], r["source_record"],
+                     r["source_file"], text)
+            )  # fmt: skip
+
+        if sysmon:
+            proc = nodes.process(host, r["process_guid"], r["process_pid"], None)
+        else:
+            proc = nodes.process(host, None, r["process_pid"], t)
+        if code in ("1", "4688"):
+            if sysmon:
+                parent = nodes.process(host, r["process_parent_guid"], r["process_parent_pid"], None)
+            else:
+                pids.start(host, r["process_pid"] or -1, t, proc)
+                parent = pids.at(host, r["process_parent_pid"] or -1, t)
+            image = r["process_executable"] or "?"
+            labels[proc] = Node(proc, _base(image), (("image", image), ("command_line", r["process_command_line"]),
+                                                     ("user", r["user_name"]), ("pid", r["process_pid"])))  # fmt: skip
+            if parent not in labels and r["process_parent_executable"]:
+                labels[parent] = Node(parent, _base(r["process_parent_executable"]),
+                                      (("image", r["process_parent_executable"]),))  # fmt: skip
+            edge(parent, proc, "spawned", r["process_command_line"] or image)
+            edge(nodes.file(host, image), proc, "executed", image)
+            for path in _PATH.findall(r["process_command_line"] or ""):
+                document = nodes.file(host, path)
+                if document in created and document != nodes.file(host, image):
+                    edge(document, proc, "opened", path)
+        elif code in ("11", "23", "26") and r["file_path"]:
+            target = nodes.file(host, r["file_path"])
+            labels.setdefault(target, Node(target, _base(r["file_path"]), (("path", r["file_path"]),)))
+            edge(proc, target, "created" if code == "11" else "deleted", r["file_path"])
+            created.add(target)
+        elif code in ("12", "13", "14") and r["target_object"]:
+            key = nodes.registry(host, r["target_object"])
+            labels.setdefault(
+                key, Node(key, r["target_object"].rsplit("\\", 1)[-1], (("key", r["target_object"]),))
+            )
+            edge(proc, key, "set", f"{r['target_object']} = {r['details'] or ''}".rstrip(" ="))
+        elif code == "22" and r["dns_question_name"]:
+            name = nodes.domain(r["dns_question_name"])
+            labels.setdefault(name, Node(name, r["dns_question_name"].lower()))
+            edge(proc, name, "resolved", r["dns_question_name"])
+            for answer in (r["query_results"] or "").split(";"):
+                answer = answer.strip().removeprefix("::ffff:")
+                if answer and answer[0].isdigit():
+                    edge(name, nodes.address(answer), "resolved to", answer)
+        elif code == "10" and r["target_guid"]:
+            target = nodes.process(host, r["target_guid"])
+            labels.setdefault(target, Node(target, _base(r["target_image"]), (("image", r["target_image"]),)))
+            edge(proc, target, "accessed", f"{r['target_image']} ({r['granted'] or '?'})")
+        elif code == "3" and r["destination_ip"]:
+            edges.extend(_connection(r, host, proc, t))
+        if proc not in labels and r["process_executable"]:
+            labels[proc] = Node(proc, _base(r["process_executable"]), (("image", r["process_executable"]),))
+    return edges, labels
+
+
+def _connection(r: dict[str, Any], host: str, proc: str, t: int) -> Iterator[Edge]:
+    """A Sysmon network connection: the process and the flow (its Community ID, the key the
+    capture's rows carry too), the flow and the remote address."""
+    proto = _PROTOCOLS.get((r["network_protocol"] or "").lower())
+    try:
+        cid = community_id(
+            r["source_ip"], r["destination_ip"], proto or 6, r["source_port"], r["destination_port"]
+        )
+    except (ValueError, TypeError):
+        cid = f"{r['source_ip']}:{r['source_port']}-{r['destination_ip']}:{r['destination_port']}"
+    flow = nodes.flow(cid)
+    outbound = (r["initiated"] or "true").lower() == "true"
+    remote = r["destination_ip"] if outbound else r["source_ip"]
+    text = f"{r['source_ip']}:{r['source_port']} -> {r['destination_ip']}:{r['destination_port']}"
+    common = (host, r["source"], r["evidence_id"], r["source_record"], r["source_file"], text)
+    if outbound:
+        yield Edge(proc, flow, t, "connected", *common)
+        yield Edge(flow, nodes.address(remote), t, "to", *common)
+    else:
+        yield Edge(nodes.address(remote), flow, t, "connected", *common)
+        yield Edge(flow, proc, t, "accepted by", *common)
