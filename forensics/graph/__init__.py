@@ -46,19 +46,22 @@ def _techniques(case: Case) -> dict[RowKey, list[str]]:
     return {(e, f, r): sorted(t or []) for e, f, r, t in found}
 
 
-def _row_nodes(graph: nx.MultiDiGraph, row: RowKey) -> list[tuple[str, int]]:
-    """The nodes the edges of one evidence row join, with the row's time."""
-    return [(node, e.time) for e in graph.graph["rows"].get(row, []) for node in (e.src, e.dst)]
+def _row_nodes(graph: nx.MultiDiGraph, row: RowKey) -> tuple[list[tuple[str, int]], list[tuple[str, int]]]:
+    """The actors and the objects of one evidence row's edges, with the row's time: history is
+    traced back from the actors (what lsass.exe was accessed by before is not the cause of an
+    access to it), impact forward from the objects."""
+    edges = graph.graph["rows"].get(row, [])
+    return [(e.src, e.time) for e in edges], [(e.dst, e.time) for e in edges]
 
 
 def _row(case: Case, where: str, record: int) -> RowKey:
     """The row ``WHERE:RECORD`` names: WHERE a timeline source, an evidence id prefix, or the
-    path (or last part of the path) of the file the row is from."""
+    path (or the end of the path) of the file the row is from."""
     with case.connect() as con:
         found = con.execute(
             "SELECT DISTINCT evidence_id, source_file FROM timeline WHERE source_record = ? AND (source = ? "
-            "OR starts_with(evidence_id, lower(?)) OR source_file = ? OR ends_with(source_file, '/' || ?))",
-            [record, where, where, where, where],
+            "OR starts_with(evidence_id, lower(?)) OR ends_with(source_file, ?))",
+            [record, where, where, where],
         ).fetchall()
     if not found:
         raise ChainError(f"no row {where}:{record} in the case")
@@ -119,11 +122,13 @@ def case_chain(
         raise ChainError("no point of interest: give a finding, a row, or run detect first for --auto")
     best: Chain | None = None
     for point in points:
-        start = _row_nodes(graph, (point["evidence_id"], point["source_file"], point["source_record"]))
-        if not start:
+        actors, objects = _row_nodes(
+            graph, (point["evidence_id"], point["source_file"], point["source_record"])
+        )
+        if not actors:
             candidate = Chain(point, None, [], {}, "no causal links in the evidence for this row")
         else:
-            candidate = chain_from(graph, start, point, techniques)
+            candidate = chain_from(graph, actors, objects, point, techniques)
         if best is None or len(candidate.steps) > len(best.steps):
             best = candidate
     assert best is not None

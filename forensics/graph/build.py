@@ -1,6 +1,7 @@
 """Case store -> causality graph (networkx ``MultiDiGraph``), from the rows that carry causality.
 
-Each family of sources has its module (``windows``, ``network``, ``linux``) with the query
+Each family of sources has its module (``windows`` processes, ``winlogon`` sessions, ``network``,
+``linux``) with the query
 that selects only its relevant rows and the mapping of those rows to ``Edge``s. The network
 rows go first: the flows they index are what the Linux logons are joined with. Nodes carry
 ``label`` and ``kind``; edges carry the ``Edge`` record under ``edge``, keyed by the
@@ -13,7 +14,7 @@ from typing import TYPE_CHECKING
 
 import networkx as nx
 
-from forensics.graph import linux, network, nodes, windows
+from forensics.graph import linux, network, nodes, windows, winlogon
 from forensics.graph.edges import Edge, Node, rows
 
 if TYPE_CHECKING:
@@ -27,9 +28,13 @@ def build_graph(case: Case) -> nx.MultiDiGraph:
     with case.connect() as con:
         flows = network.Flows()
         net_edges, net_labels = network.map_rows(rows(con.sql(network.QUERY).to_arrow_table()), flows)
-        win_edges, win_labels = windows.map_rows(rows(con.sql(windows.QUERY).to_arrow_table()))
+        win_edges, win_labels, processes = windows.map_rows(rows(con.sql(windows.QUERY).to_arrow_table()))
+        logon_edges, logon_labels = winlogon.map_rows(
+            rows(con.sql(winlogon.QUERY).to_arrow_table()), processes
+        )
         lin_edges, lin_labels = linux.map_rows(rows(con.sql(linux.QUERY).to_arrow_table()), flows)
-    return graph_from([*win_edges, *net_edges, *lin_edges], {**net_labels, **lin_labels, **win_labels})
+    edges = [*win_edges, *logon_edges, *net_edges, *lin_edges]
+    return graph_from(edges, {**net_labels, **lin_labels, **logon_labels, **win_labels})
 
 
 def graph_from(edges: list[Edge], labels: dict[str, Node]) -> nx.MultiDiGraph:

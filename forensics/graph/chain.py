@@ -1,11 +1,13 @@
 """From a point of interest to the attack chain: root cause, ordered steps, impact.
 
 1. Backward from the point of interest (``trace.backward``) to the edges that explain it.
-2. The root cause is where the intrusion entered: the earliest artifact on that history that
-   was brought in and then used (a file created, then opened or executed; a logon session,
-   then used), else the earliest step not made by a system process.
-3. Forward from the root cause's object (``trace.forward``): everything it led to, the point
-   of interest included, across hosts where a flow carried a logon.
+2. The root cause is where the intrusion entered: the earliest artifact or session on that
+   history that was brought in and then acted (a file created, then opened or executed; a
+   logon, then its session started a process or installed a service), else the earliest step
+   not made by a system process.
+3. The chain: the root cause, the history from it to the point of interest, and forward
+   (``trace.forward``) from the root cause's object and from the point of interest: everything
+   they led to, across hosts where a flow carried a logon.
 4. Reduction for people: an image's "executed" edge is folded into the process's "spawned" one,
    a flow's remote address into its connection, and repeats of one actor doing the same action
    to the same kind of object (a beacon's hundred connections) into one step with a count.
@@ -16,7 +18,7 @@ sha256 and the record), and the ATT&CK techniques of the findings on those rows.
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from datetime import UTC, datetime
 from typing import Any
 
@@ -27,9 +29,9 @@ from forensics.graph.trace import BENIGN_PARENTS, backward, forward
 
 __all__ = ["Chain", "Step", "chain_from"]
 
-#: Actions that bring an artifact in, and those that use one.
+#: Actions that bring an artifact or a session in (an entry, once it acts in turn).
 _BRINGS = {"created", "logged on", "ran"}
-_USES = {"opened", "executed", "spawned", "ran"}
+_STARTS = {"spawned", "started", "ran"}
 _FOLDED = {"executed", "to", "resolved to"}
 
 
@@ -72,8 +74,8 @@ def _system(graph: nx.MultiDiGraph, node: str) -> bool:
 
 def root_cause(graph: nx.MultiDiGraph, history: list[Edge]) -> Edge | None:
     """The edge where the intrusion entered, among the edges that explain a point of interest."""
-    used = {e.src for e in history if e.action in _USES}
-    entered = [e for e in history if e.action in _BRINGS and e.dst in used and not _system(graph, e.src)]
+    acted = {e.src for e in history if e.action not in _FOLDED}
+    entered = [e for e in history if e.action in _BRINGS and e.dst in acted and not _system(graph, e.src)]
     if entered:
         return min(entered, key=lambda e: e.time)
     candidates = [e for e in history if not _system(graph, e.src) and e.action not in _FOLDED]
@@ -82,17 +84,27 @@ def root_cause(graph: nx.MultiDiGraph, history: list[Edge]) -> Edge | None:
 
 def chain_from(
     graph: nx.MultiDiGraph,
-    start: list[tuple[str, int]],
+    actors: list[tuple[str, int]],
+    objects: list[tuple[str, int]],
     point: dict[str, Any],
     techniques: dict[tuple[str | None, str | None, int | None], list[str]] | None = None,
 ) -> Chain:
-    """The chain through the nodes of ``start`` ((node, time) pairs of the point of interest)."""
+    """The chain through a point of interest: its ``actors`` and ``objects`` ((node, time) pairs)."""
     techniques = techniques or {}
-    history = backward(graph, start)
+    history = backward(graph, actors)
     root = root_cause(graph, history)
     if root is None:
         return Chain(point, None, [], {}, "no ancestry in the evidence: nothing recorded led to this event")
-    edges = [root, *forward(graph, [(root.dst, root.time)])]
+    # the root, what led from it to the point of interest, what followed from the root and from the point
+    edges = [
+        root,
+        *(e for e in history if e.time >= root.time),
+        *forward(graph, [(root.dst, root.time)]),
+        *forward(graph, objects),
+    ]
+    edges = list(
+        {(e.src, e.dst, e.evidence_id, e.source_file, e.source_record, e.action): e for e in edges}.values()
+    )
     steps = _steps(graph, edges, techniques)
     return Chain(point, steps[0] if steps else None, steps, _impact(graph, edges))
 
@@ -103,7 +115,7 @@ def _steps(
     techniques: dict[tuple[str | None, str | None, int | None], list[str]],
 ) -> list[Step]:
     grouped: dict[tuple, Step] = {}
-    for edge in sorted(edges, key=lambda e: (e.time, e.source_record or 0)):
+    for edge in sorted(_one_cause_per_row(graph, edges), key=lambda e: (e.time, e.source_record or 0)):
         if edge.action in _FOLDED:
             continue
         target = edge.dst
@@ -133,6 +145,27 @@ def _steps(
         if edge.action == "ran" and _label(graph, target) not in step.object:
             step.object += f", {_label(graph, target)}"
     return sorted(grouped.values(), key=lambda s: s.time)
+
+
+def _one_cause_per_row(graph: nx.MultiDiGraph, edges: Iterable[Edge]) -> list[Edge]:
+    """One row that both starts a process and names a document it opens (``WINWORD.EXE /n
+    invoice.docm``) is one step: the start, naming the document, not two."""
+    edges = list(edges)
+    starts = {(e.evidence_id, e.source_file, e.source_record, e.dst) for e in edges if e.action in _STARTS}
+    opened: dict[tuple, list[str]] = {}
+    kept = []
+    for e in edges:
+        row = (e.evidence_id, e.source_file, e.source_record, e.dst)
+        if e.action == "opened" and row in starts:
+            opened.setdefault(row, []).append(_label(graph, e.src))
+        else:
+            kept.append(e)
+    return [
+        replace(e, text=f"{e.text} (opening {', '.join(opened[row])})")
+        if e.action in _STARTS and (row := (e.evidence_id, e.source_file, e.source_record, e.dst)) in opened
+        else e
+        for e in kept
+    ]
 
 
 def _impact(graph: nx.MultiDiGraph, edges: list[Edge]) -> dict[str, list[str]]:

@@ -20,9 +20,11 @@ __all__ = [
     "flow",
     "host_key",
     "kind_of",
+    "logon_session",
     "process",
     "registry",
     "session",
+    "unc",
     "url",
 ]
 
@@ -54,6 +56,7 @@ def process(host: str, guid: str | None, pid: int | None = None, start_us: int |
 
 
 def file(host: str, path: str) -> str:
+    path = unc(path)
     return f"file:{host}:{path.lower() if _windows(path) else path}"
 
 
@@ -84,6 +87,20 @@ def account(host: str, user: str) -> str:
 def session(host: str, user: str, start_us: int) -> str:
     """A logon session on ``host`` (an SSH or interactive logon), by its start."""
     return f"session:{host}:{user.lower()}@{start_us}"
+
+
+def logon_session(host: str, logon_id: str) -> str:
+    """A Windows logon session, by the logon id every event of the session names."""
+    return f"session:{host}:{logon_id.lower()}"
+
+
+def unc(path: str) -> str:
+    """A share path as both ends name it: ``\\\\127.0.0.1\\ADMIN$\\x`` (a command's redirection)
+    and ``\\\\*\\ADMIN$`` + ``x`` (the server's 5145) are ``\\\\*\\admin$\\x``."""
+    if path.startswith("\\\\"):
+        parts = path[2:].split("\\", 1)
+        return "\\\\*\\" + (parts[1] if len(parts) > 1 else "")
+    return path
 
 
 def kind_of(key: str) -> str:

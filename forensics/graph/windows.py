@@ -1,5 +1,5 @@
 """Windows events -> causality edges: Sysmon (process creation and access, file, registry, DNS,
-network) and, on
+network, pipes) and, on
 hosts without Sysmon process events, Security 4688 process creation.
 
 Sysmon names processes by GUID, so parents and children meet exactly. Security 4688 names
@@ -15,6 +15,7 @@ from typing import Any
 
 from forensics.graph import nodes
 from forensics.graph.edges import Edge, Node
+from forensics.graph.winlogon import Process
 from parsers.network.community_id import community_id
 
 __all__ = ["QUERY", "map_rows"]
@@ -32,14 +33,19 @@ SELECT epoch_us(datetime) AS t, host_name, event_channel, event_code, evidence_i
        map_extract(fields, 'Initiated')[1] AS initiated,
        map_extract(fields, 'TargetProcessGUID')[1] AS target_guid,
        map_extract(fields, 'TargetImage')[1] AS target_image,
-       map_extract(fields, 'GrantedAccess')[1] AS granted
+       map_extract(fields, 'GrantedAccess')[1] AS granted,
+       map_extract(fields, 'TargetLogonId')[1] AS target_logon
 FROM timeline
 WHERE datetime IS NOT NULL AND (
-    (event_channel = '{_SYSMON}' AND event_code IN ('1', '3', '10', '11', '12', '13', '14', '22', '23', '26'))
+    (event_channel = '{_SYSMON}' AND event_code IN ('1', '3', '10', '11', '12', '13', '14', '17', '18', '22', '23', '26'))
     OR (event_channel = 'Security' AND event_code = '4688'))
 ORDER BY t
 """
 _PROTOCOLS = {"tcp": 6, "udp": 17}
+#: Where a command line's output goes (``> file``, ``1> \\\\host\\share\\file``).
+_REDIRECT = re.compile(r"\d?>>?\s*(\"[^\"]+\"|[^\s]+)")
+#: Logon ids of the machine's own sessions and none: no user session to join.
+_MACHINE = frozenset({"0x0", "0x3e7", "0x3e4", "0x3e5"})
 #: A Windows path with an extension, as command lines name the documents they open.
 _PATH = re.compile(r"[A-Za-z]:\\[^\"<>|*?\r\n]*?\.[A-Za-z0-9]{1,8}(?=[\s\"',]|$)")
 
@@ -64,9 +70,11 @@ class _Pids:
         return nodes.process(host, None, pid, None)  # started before the evidence begins
 
 
-def map_rows(rows: Iterator[dict[str, Any]]) -> tuple[list[Edge], dict[str, Node]]:
-    """Edges and node labels of the Windows rows (in time order)."""
+def map_rows(rows: Iterator[dict[str, Any]]) -> tuple[list[Edge], dict[str, Node], list[Process]]:
+    """Edges and node labels of the Windows rows (in time order), and the processes started
+    (for ``winlogon`` to join services and tasks with what they ran)."""
     edges: list[Edge] = []
+    processes: list[Process] = []
     labels: dict[str, Node] = {}
     pids = _Pids()
     created: set[str] = set()  # file keys some process created
@@ -107,12 +115,32 @@ def map_rows(rows: Iterator[dict[str, Any]]) -> tuple[list[Edge], dict[str, Node
             if parent not in labels and r["process_parent_executable"]:
                 labels[parent] = Node(parent, _base(r["process_parent_executable"]),
                                       (("image", r["process_parent_executable"]),))  # fmt: skip
+                # a parent whose start is not recorded: its image ran it (by this time at the latest)
+                edge(
+                    nodes.file(host, r["process_parent_executable"]),
+                    parent,
+                    "executed",
+                    r["process_parent_executable"],
+                )
             edge(parent, proc, "spawned", r["process_command_line"] or image)
             edge(nodes.file(host, image), proc, "executed", image)
+            processes.append((host, t, proc, r["process_command_line"] or image))
+            logon = (r["target_logon"] or "").lower()
+            if logon and logon not in _MACHINE:  # started in a user's session (WMI, runas, a remote shell)
+                edge(nodes.logon_session(host, logon), proc, "started", r["process_command_line"] or image)
+            outputs = set()
+            for output in _REDIRECT.findall(r["process_command_line"] or ""):
+                output = output.strip('"')
+                if output[:1] not in ("&", "") and output.lower() != "nul":
+                    target = nodes.file(host, output)
+                    labels.setdefault(target, Node(target, output.rsplit("\\", 1)[-1], (("path", output),)))
+                    edge(proc, target, "created", output)
+                    outputs.add(target)
             for path in _PATH.findall(r["process_command_line"] or ""):
                 document = nodes.file(host, path)
-                if document in created and document != nodes.file(host, image):
+                if document in created and document != nodes.file(host, image) and document not in outputs:
                     edge(document, proc, "opened", path)
+            created.update(outputs)
         elif code in ("11", "23", "26") and r["file_path"]:
             target = nodes.file(host, r["file_path"])
             labels.setdefault(target, Node(target, _base(r["file_path"]), (("path", r["file_path"]),)))
@@ -139,8 +167,10 @@ def map_rows(rows: Iterator[dict[str, Any]]) -> tuple[list[Edge], dict[str, Node
         elif code == "3" and r["destination_ip"]:
             edges.extend(_connection(r, host, proc, t))
         if proc not in labels and r["process_executable"]:
+            # a process first seen doing something (its start not recorded): its image ran it
             labels[proc] = Node(proc, _base(r["process_executable"]), (("image", r["process_executable"]),))
-    return edges, labels
+            edge(nodes.file(host, r["process_executable"]), proc, "executed", r["process_executable"])
+    return edges, labels, processes
 
 
 def _connection(r: dict[str, Any], host: str, proc: str, t: int) -> Iterator[Edge]:

@@ -72,7 +72,10 @@ def test_auto_chain_finds_every_step_and_the_root_cause(case: Case, truth: dict[
     assert chain.point_of_interest["rule_title"] == "Lsass Memory Dump via Comsvcs DLL"
     precision, recall, missed = score(chain, truth)
     assert (precision, recall, missed) == (1.0, 1.0, [])
-    assert len(chain.steps) == 26  # one screen
+    assert len(chain.steps) == 25  # one screen
+    opened = next(s for s in chain.steps if s.object == "WINWORD.EXE")
+    assert (opened.actor, opened.action) == ("OUTLOOK.EXE", "spawned")
+    assert opened.text.endswith("(opening invoice.docm)")
     root = chain.root_cause
     assert root is not None
     assert (root.time, root.host, root.actor, root.action) == (
