@@ -18,12 +18,13 @@ sha256 and the record), and the ATT&CK techniques of the findings on those rows.
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
 import networkx as nx
 
+from forensics.graph.build import describe
 from forensics.graph.edges import Edge
 from forensics.graph.trace import BENIGN_PARENTS, backward, forward
 
@@ -65,7 +66,7 @@ def _iso(us: int) -> str:
 
 
 def _label(graph: nx.MultiDiGraph, node: str) -> str:
-    return graph.nodes[node].get("label", node) if node in graph else node
+    return describe(graph, node).label
 
 
 def _system(graph: nx.MultiDiGraph, node: str) -> bool:
@@ -161,7 +162,7 @@ def _one_cause_per_row(graph: nx.MultiDiGraph, edges: Iterable[Edge]) -> list[Ed
         else:
             kept.append(e)
     return [
-        replace(e, text=f"{e.text} (opening {', '.join(opened[row])})")
+        e._replace(text=f"{e.text} (opening {', '.join(opened[row])})")
         if e.action in _STARTS and (row := (e.evidence_id, e.source_file, e.source_record, e.dst)) in opened
         else e
         for e in kept
@@ -179,14 +180,14 @@ def _impact(graph: nx.MultiDiGraph, edges: list[Edge]) -> dict[str, list[str]]:
     for edge in edges:
         impact["hosts"].add(edge.host)
         for node in (edge.src, edge.dst):
-            data = graph.nodes.get(node, {})
+            details = dict(describe(graph, node).details)
             if node.startswith("file:"):
-                impact["files"].add(data.get("details", {}).get("path") or _label(graph, node))
+                impact["files"].add(details.get("path") or _label(graph, node))
             elif node.startswith("ip:") and not node[3:].startswith(("10.", "192.168.", "172.")):
                 impact["remote_addresses"].add(node[3:])
             elif node.startswith("session:"):
                 impact["accounts"].add(_label(graph, node))
-            elif node.startswith("proc:") and data.get("details", {}).get("user"):
-                impact["accounts"].add(f"{data['details']['user']}@{edge.host}")
+            elif node.startswith("proc:") and details.get("user"):
+                impact["accounts"].add(f"{details['user']}@{edge.host}")
     impact["hosts"].discard("net")
     return {k: sorted(v) for k, v in impact.items()}

@@ -10,15 +10,14 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import Any
-
-import pyarrow as pa
+from typing import Any, NamedTuple
 
 __all__ = ["Edge", "Node", "rows"]
 
 
-@dataclass(frozen=True, slots=True)
-class Edge:
+class Edge(NamedTuple):
+    """One causal link (a named tuple: a million of them are built for a million events)."""
+
     src: str
     dst: str
     time: int  # microseconds since 1970 UTC
@@ -40,9 +39,22 @@ class Node:
     details: tuple[tuple[str, Any], ...] = ()
 
 
-def rows(table: pa.Table) -> Iterator[dict[str, Any]]:
-    """The rows of a query's Arrow result as dicts (one conversion per column, not per cell)."""
-    columns = {name: table.column(name).to_pylist() for name in table.column_names}
-    names = list(columns)
-    for values in zip(*columns.values(), strict=True):
-        yield dict(zip(names, values, strict=True))
+#: Columns whose values repeat from row to row: one string object per distinct value.
+_REPEATED = frozenset({"host_name", "event_channel", "event_code", "evidence_id", "source", "source_file"})
+
+
+def rows(result: Any, batch_rows: int = 65_536) -> Iterator[dict[str, Any]]:
+    """The rows of a DuckDB query result as dicts, a batch at a time (one conversion per column
+    of a batch, not per cell; memory bounded by the batch, not the result)."""
+    reader = result.to_arrow_reader(batch_rows)
+    shared: dict[str, str] = {}
+    for batch in reader:
+        names = batch.schema.names
+        columns = []
+        for name, column in zip(names, batch.columns, strict=True):
+            values = column.to_pylist()
+            if name in _REPEATED:
+                values = [shared.setdefault(v, v) if v is not None else None for v in values]
+            columns.append(values)
+        for values in zip(*columns, strict=True):
+            yield dict(zip(names, values, strict=True))

@@ -9,6 +9,7 @@ as written. Addresses and domains are global (no host part): they are where host
 
 from __future__ import annotations
 
+import functools
 import ipaddress
 
 __all__ = [
@@ -32,6 +33,7 @@ __all__ = [
 KINDS = ("host", "acct", "session", "proc", "file", "reg", "domain", "ip", "flow", "url")
 
 
+@functools.lru_cache(maxsize=4096)
 def host_key(name: str | None) -> str:
     """A host's short lower-case name (an IP address stays whole); ``?`` when unknown."""
     if not name:

@@ -18,6 +18,7 @@ from collections.abc import Iterable
 
 import networkx as nx
 
+from forensics.graph.build import describe
 from forensics.graph.edges import Edge
 
 __all__ = ["BENIGN_PARENTS", "MAX_FANOUT", "backward", "forward"]
@@ -39,15 +40,15 @@ def _process_neighbours(graph: nx.MultiDiGraph, node: str) -> int:
 
 
 def _stops(graph: nx.MultiDiGraph, node: str, max_fanout: int) -> bool:
-    data = graph.nodes[node]
-    kind = data.get("kind")
-    if kind == "proc" and data.get("label", "").lower() in BENIGN_PARENTS:
-        return True
+    kind = node.split(":", 1)[0]
     if kind in ("ip", "domain", "url"):
         return True  # where many hosts meet: joined through flows, never walked through
-    if "fanout" not in data:
-        data["fanout"] = _process_neighbours(graph, node)
-    return data["fanout"] > max_fanout
+    if kind == "proc" and describe(graph, node).label.lower() in BENIGN_PARENTS:
+        return True
+    fanout = graph.graph.setdefault("fanout", {})
+    if node not in fanout:
+        fanout[node] = _process_neighbours(graph, node)
+    return fanout[node] > max_fanout
 
 
 def backward(

@@ -41,6 +41,10 @@ WHERE datetime IS NOT NULL AND (
     OR (event_channel = 'Security' AND event_code = '4688'))
 ORDER BY t
 """
+#: Hosts with Sysmon process creations (their Security 4688 events are the same, with less).
+SYSMON_HOSTS = (
+    f"SELECT DISTINCT host_name FROM timeline WHERE event_channel = '{_SYSMON}' AND event_code = '1'"
+)
 _PROTOCOLS = {"tcp": 6, "udp": 17}
 #: Where a command line's output goes (``> file``, ``1> \\\\host\\share\\file``).
 _REDIRECT = re.compile(r"\d?>>?\s*(\"[^\"]+\"|[^\s]+)")
@@ -70,7 +74,9 @@ class _Pids:
         return nodes.process(host, None, pid, None)  # started before the evidence begins
 
 
-def map_rows(rows: Iterator[dict[str, Any]]) -> tuple[list[Edge], dict[str, Node], list[Process]]:
+def map_rows(
+    rows: Iterator[dict[str, Any]], sysmon_hosts: set[str]
+) -> tuple[list[Edge], dict[str, Node], list[Process]]:
     """Edges and node labels of the Windows rows (in time order), and the processes started
     (for ``winlogon`` to join services and tasks with what they ran)."""
     edges: list[Edge] = []
@@ -112,18 +118,16 @@ def map_rows(rows: Iterator[dict[str, Any]]) -> tuple[list[Edge], dict[str, Node
             image = r["process_executable"] or "?"
             labels[proc] = Node(proc, _base(image), (("image", image), ("command_line", r["process_command_line"]),
                                                      ("user", r["user_name"]), ("pid", r["process_pid"])))  # fmt: skip
-            if parent not in labels and r["process_parent_executable"]:
-                labels[parent] = Node(parent, _base(r["process_parent_executable"]),
-                                      (("image", r["process_parent_executable"]),))  # fmt: skip
-                # a parent whose start is not recorded: its image ran it (by this time at the latest)
-                edge(
-                    nodes.file(host, r["process_parent_executable"]),
-                    parent,
-                    "executed",
-                    r["process_parent_executable"],
-                )
+            parent_image = r["process_parent_executable"]
+            if parent not in labels and parent_image:
+                labels[parent] = Node(parent, _base(parent_image), (("image", parent_image),))
+                if (
+                    nodes.file(host, parent_image) in created
+                ):  # its start not recorded, its image's writing is
+                    edge(nodes.file(host, parent_image), parent, "executed", parent_image)
             edge(parent, proc, "spawned", r["process_command_line"] or image)
-            edge(nodes.file(host, image), proc, "executed", image)
+            if nodes.file(host, image) in created:
+                edge(nodes.file(host, image), proc, "executed", image)
             processes.append((host, t, proc, r["process_command_line"] or image))
             logon = (r["target_logon"] or "").lower()
             if logon and logon not in _MACHINE:  # started in a user's session (WMI, runas, a remote shell)
@@ -143,18 +147,21 @@ def map_rows(rows: Iterator[dict[str, Any]]) -> tuple[list[Edge], dict[str, Node
             created.update(outputs)
         elif code in ("11", "23", "26") and r["file_path"]:
             target = nodes.file(host, r["file_path"])
-            labels.setdefault(target, Node(target, _base(r["file_path"]), (("path", r["file_path"]),)))
+            if target not in labels:
+                labels[target] = Node(target, _base(r["file_path"]), (("path", r["file_path"]),))
             edge(proc, target, "created" if code == "11" else "deleted", r["file_path"])
             created.add(target)
         elif code in ("12", "13", "14") and r["target_object"]:
             key = nodes.registry(host, r["target_object"])
-            labels.setdefault(
-                key, Node(key, r["target_object"].rsplit("\\", 1)[-1], (("key", r["target_object"]),))
-            )
+            if key not in labels:
+                labels[key] = Node(
+                    key, r["target_object"].rsplit("\\", 1)[-1], (("key", r["target_object"]),)
+                )
             edge(proc, key, "set", f"{r['target_object']} = {r['details'] or ''}".rstrip(" ="))
         elif code == "22" and r["dns_question_name"]:
             name = nodes.domain(r["dns_question_name"])
-            labels.setdefault(name, Node(name, r["dns_question_name"].lower()))
+            if name not in labels:
+                labels[name] = Node(name, r["dns_question_name"].lower())
             edge(proc, name, "resolved", r["dns_question_name"])
             for answer in (r["query_results"] or "").split(";"):
                 answer = answer.strip().removeprefix("::ffff:")
@@ -162,14 +169,16 @@ def map_rows(rows: Iterator[dict[str, Any]]) -> tuple[list[Edge], dict[str, Node
                     edge(name, nodes.address(answer), "resolved to", answer)
         elif code == "10" and r["target_guid"]:
             target = nodes.process(host, r["target_guid"])
-            labels.setdefault(target, Node(target, _base(r["target_image"]), (("image", r["target_image"]),)))
+            if target not in labels:
+                labels[target] = Node(target, _base(r["target_image"]), (("image", r["target_image"]),))
             edge(proc, target, "accessed", f"{r['target_image']} ({r['granted'] or '?'})")
         elif code == "3" and r["destination_ip"]:
             edges.extend(_connection(r, host, proc, t))
         if proc not in labels and r["process_executable"]:
             # a process first seen doing something (its start not recorded): its image ran it
             labels[proc] = Node(proc, _base(r["process_executable"]), (("image", r["process_executable"]),))
-            edge(nodes.file(host, r["process_executable"]), proc, "executed", r["process_executable"])
+            if nodes.file(host, r["process_executable"]) in created:
+                edge(nodes.file(host, r["process_executable"]), proc, "executed", r["process_executable"])
     return edges, labels, processes
 
 

@@ -81,7 +81,7 @@ def test_security_4688_parents_are_the_latest_process_with_that_pid() -> None:
         _row(3, 3_000, "4688", 100, 4, "C:\\b.exe"),  # pid 100 recycled
         _row(4, 4_000, "4688", 300, 100, "C:\\child-of-b.exe"),
     ]
-    edges, labels, _ = map_rows(iter(rows))
+    edges, labels, _ = map_rows(iter(rows), set())
     spawned = {labels[e.dst].label: e.src for e in edges if e.action == "spawned"}
     assert spawned["child-of-a.exe"] == nodes.process("ws02", None, 100, 1_000)
     assert spawned["child-of-b.exe"] == nodes.process("ws02", None, 100, 3_000)
