@@ -498,6 +498,8 @@ def _chain(args: argparse.Namespace, err: Console) -> int:
     for what, items in chain.impact.items():
         if items:
             print(f"{what.replace('_', ' ')}: {', '.join(items)}")
+    for line in chain.clock:
+        print(f"clock: {line}")
     err.print(f"stored in {case.root / 'chains' / (args.name + '.json')}")
     return 0
 

@@ -80,7 +80,8 @@ def case_chain(
     name: str | None = None,
 ) -> Chain:
     """The attack chain through a finding, a row (``SOURCE:RECORD``) or, with ``auto``, the
-    strongest findings (the chain that explains most of them); stored as ``chains/<name>.json``."""
+    strongest findings (the chain that explains the most severe of them, then the most of them);
+    stored as ``chains/<name>.json``."""
     graph = build_graph(case)
     techniques = _techniques(case)
     points: list[dict[str, Any]] = []
@@ -120,7 +121,7 @@ def case_chain(
         ]
     if not points:
         raise ChainError("no point of interest: give a finding, a row, or run detect first for --auto")
-    best: Chain | None = None
+    best: tuple[tuple[int, int, int], Chain] | None = None
     for point in points:
         actors, objects = _row_nodes(
             graph, (point["evidence_id"], point["source_file"], point["source_record"])
@@ -129,11 +130,26 @@ def case_chain(
             candidate = Chain(point, None, [], {}, "no causal links in the evidence for this row")
         else:
             candidate = chain_from(graph, actors, objects, point, techniques)
-        if best is None or len(candidate.steps) > len(best.steps):
-            best = candidate
+        score = _explains(candidate, points)
+        if best is None or score > best[0]:
+            best = (score, candidate)
     assert best is not None
-    _store(case, best, name or "latest")
-    return best
+    best_chain = best[1]
+    best_chain.clock = [offset.describe() for offset in graph.graph.get("clock", [])]
+    _store(case, best_chain, name or "latest")
+    return best_chain
+
+
+def _explains(chain: Chain, points: list[dict[str, Any]]) -> tuple[int, int, int]:
+    """How well a chain explains the points of interest: the most severe level among the points
+    whose rows it holds, then how many of them it holds, then its own point's rank (earlier
+    points, the stronger findings, first)."""
+    rows = {(e["evidence_id"], e["source_file"], e["source_record"]) for s in chain.steps for e in s.evidence}
+    held = [p for p in points if (p["evidence_id"], p["source_file"], p["source_record"]) in rows]
+    severity = min(
+        (_LEVELS.index(p["level"]) for p in held if p.get("level") in _LEVELS), default=len(_LEVELS)
+    )
+    return -severity, len(held), -points.index(chain.point_of_interest)
 
 
 def _store(case: Case, chain: Chain, name: str) -> None:

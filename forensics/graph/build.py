@@ -5,26 +5,39 @@ Each family of sources has its module (``windows`` processes, ``winlogon`` sessi
 that selects only its relevant rows and the mapping of those rows to ``Edge``s. The network
 rows go first: the flows they index are what the Linux logons are joined with. A node's kind is
 its key's prefix and its label is in ``describe``; edges carry the ``Edge`` record under
-``edge``, keyed by the evidence row, so the same row never makes the same edge twice.
+``edge``, keyed by the evidence row, so the same row never makes the same edge twice. Hosts whose
+clock is off the capture's (``clock``) have their edges moved onto the capture's clock.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 import networkx as nx
 
-from forensics.graph import linux, network, nodes, windows, winlogon
+from forensics.graph import clock, linux, network, nodes, windows, winlogon
 from forensics.graph.edges import Edge, Node, rows
 
 if TYPE_CHECKING:
     from forensics.case import Case
 
-__all__ = ["build_graph", "describe", "graph_from"]
+__all__ = ["Collected", "build_graph", "collect", "describe", "graph_from"]
 
 
-def build_graph(case: Case) -> nx.MultiDiGraph:
-    """The causality graph of everything in ``case``."""
+@dataclass
+class Collected:
+    """What the case's rows make, before the graph: hosts' edges, the capture's, node labels,
+    and the flows the capture saw (with their start on the sensor's clock)."""
+
+    host_edges: list[Edge]
+    net_edges: list[Edge]
+    labels: dict[str, Node]
+    flows: network.Flows
+
+
+def collect(case: Case) -> Collected:
+    """Every family of sources' edges, from the rows that carry causality."""
     with case.connect() as con:
         flows = network.Flows()
         net_edges, net_labels = network.map_rows(rows(con.sql(network.QUERY)), flows)
@@ -32,8 +45,17 @@ def build_graph(case: Case) -> nx.MultiDiGraph:
         win_edges, win_labels, processes = windows.map_rows(rows(con.sql(windows.QUERY)), sysmon)
         logon_edges, logon_labels = winlogon.map_rows(rows(con.sql(winlogon.QUERY)), processes)
         lin_edges, lin_labels = linux.map_rows(rows(con.sql(linux.QUERY)), flows)
-    edges = [*win_edges, *logon_edges, *net_edges, *lin_edges]
-    return graph_from(edges, {**net_labels, **lin_labels, **logon_labels, **win_labels})
+    labels = {**net_labels, **lin_labels, **logon_labels, **win_labels}
+    return Collected([*win_edges, *logon_edges, *lin_edges], net_edges, labels, flows)
+
+
+def build_graph(case: Case) -> nx.MultiDiGraph:
+    """The causality graph of everything in ``case``, hosts' clocks put on the capture's."""
+    found = collect(case)
+    measured = clock.offsets(found.host_edges, found.flows.started)
+    graph = graph_from([*clock.correct(found.host_edges, measured), *found.net_edges], found.labels)
+    graph.graph["clock"] = measured
+    return graph
 
 
 def graph_from(edges: list[Edge], labels: dict[str, Node]) -> nx.MultiDiGraph:

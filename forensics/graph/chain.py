@@ -56,6 +56,7 @@ class Chain:
     steps: list[Step]
     impact: dict[str, list[str]]
     answer: str = ""  # when there is no chain: why
+    clock: list[str] = field(default_factory=list)  # each host's offset from the capture, and if used
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -124,7 +125,10 @@ def _steps(
             remote = [d for d in graph.successors(target) if d.startswith("ip:")]
             target = remote[0] if remote else target
         kind = target.split(":", 1)[0]
-        repeat = (edge.src, edge.action, kind, _label(graph, target) if kind != "ip" else target)
+        same = dict(describe(graph, target).details).get("account") or _label(
+            graph, target
+        )  # sessions: by account
+        repeat = (edge.src, edge.action, kind, same if kind != "ip" else target)
         if edge.action == "ran":  # shell lines: one step per time placed (a line, its objects together)
             repeat = (edge.src, edge.action, edge.time)
         evidence = {"source": edge.source, "evidence_id": edge.evidence_id, "source_file": edge.source_file,

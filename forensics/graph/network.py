@@ -36,6 +36,8 @@ class Flows:
     def __init__(self) -> None:
         self._by_client: dict[tuple[str, int, int], list[tuple[int, str, str]]] = {}
         self.by_url: dict[str, list[tuple[int, str, dict[str, Any]]]] = {}
+        #: When the capture saw each flow start (conn rows), by flow node key: the sensor's clock.
+        self.started: dict[str, int] = {}
 
     def add(self, client: str, client_port: int, server_port: int, t: int, cid: str, server: str) -> None:
         self._by_client.setdefault((client, client_port, server_port), []).append((t, cid, server))
@@ -61,6 +63,8 @@ def map_rows(rows: Iterator[dict[str, Any]], flows: Flows) -> tuple[list[Edge], 
             )
         common = ("net", r["source"], r["evidence_id"], r["source_record"], r["source_file"])
         flow = nodes.flow(cid) if cid else None
+        if flow and r["source"] == "network_conn":
+            flows.started.setdefault(flow, r["t"])
         if r["source"] == "network_http" and r["url_full"] and flow:
             target = nodes.url(r["url_full"])
             labels.setdefault(target, Node(target, r["url_full"]))

@@ -13,7 +13,8 @@ import pytest
 
 from forensics import Case
 from forensics.cli import main as cli
-from forensics.graph import Chain, ChainError, case_chain
+from forensics.graph import Chain, ChainError, case_chain, clock
+from forensics.graph.build import collect
 
 SAMPLE = Path(__file__).resolve().parents[2] / "sample_data" / "case01"
 
@@ -135,3 +136,18 @@ def test_a_row_named_by_source_alone_must_be_unambiguous(case: Case) -> None:
     """Every history file in the image has a line 8: the file has to be named."""
     with pytest.raises(ChainError, match=r"shell_history:8 names \d+ rows .*\.bash_history"):
         case_chain(case, row="shell_history:8")
+
+
+def test_a_host_clock_off_the_capture_is_measured_and_corrected(case: Case) -> None:
+    """WS01's clock agrees with the capture in the sample (0 s over the 48 connections both saw).
+    With WS01's events 95 s fast, the offset is measured on the same flows and taken off."""
+    chain = case_chain(case, auto=True)
+    assert chain.clock == [
+        "ws01: 0.000 s ahead of the capture over 48 flows (within tolerance, not corrected)"
+    ]
+    found = collect(case)
+    fast = [e._replace(time=e.time + 95_000_000) if e.host == "ws01" else e for e in found.host_edges]
+    measured = clock.offsets(fast, found.flows.started)
+    assert [(o.host, o.offset_us, o.flows, o.applied) for o in measured] == [("ws01", 95_000_000, 48, True)]
+    assert measured[0].describe() == "ws01: 95.000 s ahead of the capture over 48 flows (corrected)"
+    assert clock.correct(fast, measured) == found.host_edges
