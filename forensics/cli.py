@@ -171,6 +171,9 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--name", default="latest", help="stored as chains/NAME.json in the case (default: latest)"
     )
+    p.add_argument(
+        "--figure", metavar="FILE", help="also draw it (PNG, SVG or PDF): hosts in lanes, time left to right"
+    )
     p.set_defaults(func=_chain)
     return parser
 
@@ -483,6 +486,10 @@ def _chain(args: argparse.Namespace, err: Console) -> int:
     except ChainError as exc:
         err.print(f"[red]{escape(str(exc))}[/red]")
         return 2
+    if args.figure and chain.steps:
+        from forensics.graph.figure import chain_figure
+
+        err.print(f"figure: {chain_figure(chain, args.figure)}")
     if args.format == "json":
         sys.stdout.write(orjson.dumps(chain.to_dict(), option=orjson.OPT_INDENT_2).decode() + "\n")
         return 0

@@ -47,6 +47,8 @@ class Step:
     techniques: list[str] = field(default_factory=list)
     evidence: list[dict[str, Any]] = field(default_factory=list)
     text: str = ""
+    actor_id: str = ""  # the graph's node keys of actor and object (a connection's: its flow)
+    object_id: str = ""
 
 
 @dataclass
@@ -139,6 +141,7 @@ def _steps(
                 _iso(edge.time), edge.host, _label(graph, edge.src), edge.action,
                 _label(graph, target) if kind != "ip" else target[3:], 1,
                 list(techniques.get((edge.evidence_id, edge.source_file, edge.source_record), [])), [evidence], edge.text,
+                edge.src, edge.dst,
             )  # fmt: skip
             continue
         if evidence not in step.evidence:

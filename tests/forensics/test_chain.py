@@ -15,6 +15,7 @@ from forensics import Case
 from forensics.cli import main as cli
 from forensics.graph import Chain, ChainError, case_chain, clock
 from forensics.graph.build import collect
+from forensics.graph.figure import _links, chain_figure
 
 SAMPLE = Path(__file__).resolve().parents[2] / "sample_data" / "case01"
 
@@ -151,3 +152,16 @@ def test_a_host_clock_off_the_capture_is_measured_and_corrected(case: Case) -> N
     assert [(o.host, o.offset_us, o.flows, o.applied) for o in measured] == [("ws01", 95_000_000, 48, True)]
     assert measured[0].describe() == "ws01: 95.000 s ahead of the capture over 48 flows (corrected)"
     assert clock.correct(fast, measured) == found.host_edges
+
+
+def test_figure_puts_hosts_in_lanes_and_links_the_move_across(case: Case, tmp_path: Path) -> None:
+    chain = case_chain(case, auto=True)
+    out = chain_figure(chain, tmp_path / "chain.png")
+    assert out.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and out.stat().st_size > 20_000
+    crossing = [
+        (a.host, b.host, a.action, b.action) for (_, a), (_, b) in _links(chain.steps) if a.host != b.host
+    ]
+    assert ("ws01", "srv01", "connected", "logged on") in crossing  # ssh.exe's flow carried bob's logon
+    assert ("ws01", "net", "connected", "requested") in crossing  # the download seen on the wire
+    assert cli(["chain", "--case", str(case.root), "--auto", "--figure", str(tmp_path / "c.svg")]) == 0
+    assert (tmp_path / "c.svg").read_text().startswith("<?xml")
