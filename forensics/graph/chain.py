@@ -131,7 +131,7 @@ def _steps(
             graph, target
         )  # sessions: by account
         repeat = (edge.src, edge.action, kind, same if kind != "ip" else target)
-        if edge.action == "ran":  # shell lines: one step per time placed (a line, its objects together)
+        if edge.source == "shell_history":  # one step per time placed (a line, its objects together)
             repeat = (edge.src, edge.action, edge.time)
         evidence = {"source": edge.source, "evidence_id": edge.evidence_id, "source_file": edge.source_file,
                     "source_record": edge.source_record, "time": _iso(edge.time)}  # fmt: skip
@@ -150,7 +150,7 @@ def _steps(
         for technique in techniques.get((edge.evidence_id, edge.source_file, edge.source_record), []):
             if technique not in step.techniques:
                 step.techniques.append(technique)
-        if edge.action == "ran" and _label(graph, target) not in step.object:
+        if edge.source == "shell_history" and _label(graph, target) not in step.object:
             step.object += f", {_label(graph, target)}"
     return sorted(grouped.values(), key=lambda s: s.time)
 

@@ -1,5 +1,6 @@
-"""Linux logs -> causality edges: SSH logons (joined with the flow that carried them) and the
-shell history typed in the session, placed in time by what corroborates each line.
+"""Linux logs -> causality edges: SSH logons (joined with the flow that carried them), the
+shell history typed in the session, placed in time by what corroborates each line, and the
+crontabs written in a session with the jobs cron then ran from them.
 
 A shell history line has no time of its own (without HISTTIMEFORMAT). A line is given the
 time of the evidence that shows it happening: the HTTP request for the URL it names (from the
@@ -28,7 +29,8 @@ SELECT epoch_us(datetime) AS t, host_name, source, evidence_id, source_file, sou
 FROM timeline
 WHERE source = 'shell_history'
    OR (source = 'syslog' AND (event_action IN ('ssh-login', 'sudo-command')
-                              OR regexp_matches(message, '^crontab\\[\\d+\\]: \\(\\S+\\) REPLACE')))
+                              OR regexp_matches(message, '^crontab\\[\\d+\\]: \\(\\S+\\) REPLACE')
+                              OR regexp_matches(message, '^CRON\\[\\d+\\]: \\(\\S+\\) CMD ')))
 ORDER BY source, source_file, source_record
 """
 _PORT = re.compile(r" port (\d+)")
@@ -36,6 +38,7 @@ _URL = re.compile(r"\bhttps?://[^\s'\"|;)]+")
 _PATH = re.compile(r"(?:(?<=[\s@>=])|^)(~?/[^\s'\"|;)]+)")
 _SUDO = re.compile(r"COMMAND=(.+)$")
 _CRONTAB = re.compile(r"^crontab\[\d+\]: \((\S+)\) REPLACE")
+_CRON_RUN = re.compile(r"^CRON\[\d+\]: \((\S+)\) CMD \((.*)\)$")
 _HISTORY_USER = re.compile(r"/home/([^/]+)/|^/(root)/")
 
 
@@ -46,6 +49,7 @@ def map_rows(rows: Iterator[dict[str, Any]], flows: Flows) -> tuple[list[Edge], 
     sudo: list[dict[str, Any]] = []
     crontab: list[dict[str, Any]] = []
     history: dict[tuple[str, str, str], list[dict[str, Any]]] = {}
+    runs: list[tuple[str, str, str, dict[str, Any]]] = []
     for r in rows:
         host = nodes.host_key(r["host_name"])
         if r["source"] == "shell_history":
@@ -59,11 +63,45 @@ def map_rows(rows: Iterator[dict[str, Any]], flows: Flows) -> tuple[list[Edge], 
             sudo.append(r)
         elif _CRONTAB.match(r["message"] or ""):
             crontab.append(r)
+        elif found := _CRON_RUN.match(r["message"] or ""):
+            runs.append((host, found.group(1), found.group(2), r))
     for (host, user, _), lines in history.items():
         edges.extend(
             _history(host, user, lines, sessions.get((host, user.lower()), []), flows, sudo, crontab, labels)
         )
+    edges.extend(_cron(crontab, runs, sessions, labels))
     return edges, labels
+
+
+def _cron(
+    crontab: list[dict[str, Any]],
+    runs: list[tuple[str, str, str, dict[str, Any]]],
+    sessions: dict[tuple[str, str], list[int]],
+    labels: dict[str, Node],
+) -> Iterator[Edge]:
+    """A user's crontab replaced in a session, and what cron then ran from it: the crontab is
+    the node between the session that wrote it and the jobs it starts (persistence)."""
+    installed: dict[tuple[str, str], int] = {}
+    for r in crontab:
+        host = nodes.host_key(r["host_name"])
+        user = _CRONTAB.match(r["message"]).group(1)  # type: ignore[union-attr]
+        table = f"crontab:{host}:{user.lower()}"
+        labels.setdefault(table, Node(table, f"{user}'s crontab"))
+        starts = [t for t in sessions.get((host, user.lower()), []) if t <= r["t"]]
+        src = nodes.session(host, user, max(starts)) if starts else nodes.account(host, user)
+        yield Edge(src, table, r["t"], "replaced", host, r["source"], r["evidence_id"], r["source_record"],
+                   r["source_file"], (r["message"] or "").strip())  # fmt: skip
+        installed.setdefault((host, user.lower()), r["t"])
+    for host, user, command, r in runs:
+        since = installed.get((host, user.lower()))
+        if since is None or r["t"] < since:
+            continue  # jobs of crontabs the evidence does not show being written
+        table = f"crontab:{host}:{user.lower()}"
+        paths = _PATH.findall(command)
+        target = nodes.file(host, paths[0]) if paths else f"job:{host}:{command}"
+        labels.setdefault(target, Node(target, paths[0].rsplit("/", 1)[-1] if paths else command[:40]))
+        yield Edge(table, target, r["t"], "ran", host, r["source"], r["evidence_id"], r["source_record"],
+                   r["source_file"], command)  # fmt: skip
 
 
 def _logon(r: dict[str, Any], host: str, flows: Flows, labels: dict[str, Node]) -> Edge:

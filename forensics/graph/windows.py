@@ -1,5 +1,5 @@
 """Windows events -> causality edges: Sysmon (process creation and access, file, registry, DNS,
-network, pipes) and, on
+network, pipes), PowerShell script blocks (4104, joined to their process by pid and time) and, on
 hosts without Sysmon process events, Security 4688 process creation.
 
 Sysmon names processes by GUID, so parents and children meet exactly. Security 4688 names
@@ -21,6 +21,7 @@ from parsers.network.community_id import community_id
 __all__ = ["QUERY", "map_rows"]
 
 _SYSMON = "Microsoft-Windows-Sysmon/Operational"
+_POWERSHELL = "Microsoft-Windows-PowerShell/Operational"
 QUERY = f"""
 SELECT epoch_us(datetime) AS t, host_name, event_channel, event_code, evidence_id, source, source_file,
        source_record, process_guid, process_parent_guid, process_pid, process_parent_pid,
@@ -34,11 +35,15 @@ SELECT epoch_us(datetime) AS t, host_name, event_channel, event_code, evidence_i
        map_extract(fields, 'TargetProcessGUID')[1] AS target_guid,
        map_extract(fields, 'TargetImage')[1] AS target_image,
        map_extract(fields, 'GrantedAccess')[1] AS granted,
-       map_extract(fields, 'TargetLogonId')[1] AS target_logon
+       map_extract(fields, 'TargetLogonId')[1] AS target_logon,
+       map_extract(fields, 'Execution_ProcessID')[1] AS execution_pid,
+       map_extract(fields, 'ScriptBlockText')[1] AS script_text,
+       map_extract(fields, 'ScriptBlockId')[1] AS script_id
 FROM timeline
 WHERE datetime IS NOT NULL AND (
     (event_channel = '{_SYSMON}' AND event_code IN ('1', '3', '10', '11', '12', '13', '14', '17', '18', '22', '23', '26'))
-    OR (event_channel = 'Security' AND event_code = '4688'))
+    OR (event_channel = 'Security' AND event_code = '4688')
+    OR (event_channel = '{_POWERSHELL}' AND event_code = '4104'))
 ORDER BY t
 """
 #: Hosts with Sysmon process creations (their Security 4688 events are the same, with less).
@@ -59,7 +64,8 @@ def _base(path: str | None) -> str:
 
 
 class _Pids:
-    """Security 4688's processes by pid: the latest start before a time, per host."""
+    """Processes by pid (Security 4688's parents, a script block's PowerShell): the latest start
+    before a time, per host."""
 
     def __init__(self) -> None:
         self._started: dict[tuple[str, int], list[tuple[int, str]]] = {}
@@ -84,17 +90,11 @@ def map_rows(
     labels: dict[str, Node] = {}
     pids = _Pids()
     created: set[str] = set()  # file keys some process created
-    rows = list(rows)
-    sysmon_hosts = {
-        nodes.host_key(r["host_name"])
-        for r in rows
-        if r["event_channel"] == _SYSMON and r["event_code"] == "1"
-    }
     for r in rows:
         host = nodes.host_key(r["host_name"])
         code, sysmon = r["event_code"], r["event_channel"] == _SYSMON
-        if not sysmon and host in sysmon_hosts:
-            continue  # the same creations, with less detail
+        if code == "4688" and host in sysmon_hosts:
+            continue  # the same creations as Sysmon's, with less detail
         t = r["t"]
 
         def edge(
@@ -105,15 +105,26 @@ def map_rows(
                      r["source_file"], text)
             )  # fmt: skip
 
+        if code == "4104":  # a script block, of the PowerShell process with that pid then
+            pid = int(r["execution_pid"]) if (r["execution_pid"] or "").isdigit() else -1
+            if r["script_text"] and pid >= 0:
+                script = f"script:{host}:{(r['script_id'] or str(r['source_record'])).lower()}"
+                if script not in labels:
+                    first = r["script_text"].strip().splitlines()[0] if r["script_text"].strip() else "script"
+                    labels[script] = Node(
+                        script, f"script {first[:60]}", (("text", r["script_text"][:4000]),)
+                    )
+                edge(pids.at(host, pid, t), script, "ran script", r["script_text"][:300])
+            continue
         if sysmon:
             proc = nodes.process(host, r["process_guid"], r["process_pid"], None)
         else:
             proc = nodes.process(host, None, r["process_pid"], t)
         if code in ("1", "4688"):
+            pids.start(host, r["process_pid"] or -1, t, proc)
             if sysmon:
                 parent = nodes.process(host, r["process_parent_guid"], r["process_parent_pid"], None)
             else:
-                pids.start(host, r["process_pid"] or -1, t, proc)
                 parent = pids.at(host, r["process_parent_pid"] or -1, t)
             image = r["process_executable"] or "?"
             labels[proc] = Node(proc, _base(image), (("image", image), ("command_line", r["process_command_line"]),

