@@ -17,8 +17,6 @@ from forensics.graph.build import build_graph
 from forensics.graph.chain import Chain, Step, chain_from
 
 if TYPE_CHECKING:
-    import networkx as nx
-
     from forensics.case import Case
 
 __all__ = ["Chain", "ChainError", "Step", "build_graph", "case_chain"]
@@ -44,14 +42,6 @@ def _techniques(case: Case) -> dict[RowKey, list[str]]:
             "FROM findings GROUP BY ALL"
         ).fetchall()
     return {(e, f, r): sorted(t or []) for e, f, r, t in found}
-
-
-def _row_nodes(graph: nx.MultiDiGraph, row: RowKey) -> tuple[list[tuple[str, int]], list[tuple[str, int]]]:
-    """The actors and the objects of one evidence row's edges, with the row's time: history is
-    traced back from the actors (what lsass.exe was accessed by before is not the cause of an
-    access to it), impact forward from the objects."""
-    edges = graph.graph["rows"].get(row, [])
-    return [(e.src, e.time) for e in edges], [(e.dst, e.time) for e in edges]
 
 
 def _row(case: Case, where: str, record: int) -> RowKey:
@@ -123,13 +113,13 @@ def case_chain(
         raise ChainError("no point of interest: give a finding, a row, or run detect first for --auto")
     best: tuple[tuple[int, int, int], Chain] | None = None
     for point in points:
-        actors, objects = _row_nodes(
-            graph, (point["evidence_id"], point["source_file"], point["source_record"])
+        edges = graph.graph["rows"].get(
+            (point["evidence_id"], point["source_file"], point["source_record"]), []
         )
-        if not actors:
+        if not edges:
             candidate = Chain(point, None, [], {}, "no causal links in the evidence for this row")
         else:
-            candidate = chain_from(graph, actors, objects, point, techniques)
+            candidate = chain_from(graph, edges, point, techniques)
         score = _explains(candidate, points)
         if best is None or score > best[0]:
             best = (score, candidate)

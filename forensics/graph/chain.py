@@ -17,6 +17,7 @@ sha256 and the record), and the ATT&CK techniques of the findings on those rows.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
@@ -26,13 +27,19 @@ import networkx as nx
 
 from forensics.graph.build import describe
 from forensics.graph.edges import Edge
-from forensics.graph.trace import BENIGN_PARENTS, backward, forward
+from forensics.graph.trace import BENIGN_PARENTS, NOT_CAUSES, backward, forward
 
 __all__ = ["Chain", "Step", "chain_from"]
 
 #: Actions that bring an artifact or a session in (an entry, once it acts in turn).
 _BRINGS = {"created", "logged on", "ran"}
 _STARTS = {"spawned", "started", "ran"}
+#: Registry keys that make something run (autostart, services, hijacks) or weaken defences:
+#: their writes are steps of their own; other writes by one actor are folded into one step.
+_PERSISTENCE = re.compile(
+    r"\\(run|runonce|runservices|services|winlogon|image file execution options|taskcache|appinit_dlls"
+    r"|userinitmprlogonscript|environment|lsa|silentprocessexit|windows defender)(\\|$)"
+)
 _FOLDED = {"executed", "to", "resolved to"}
 
 
@@ -88,14 +95,16 @@ def root_cause(graph: nx.MultiDiGraph, history: list[Edge]) -> Edge | None:
 
 def chain_from(
     graph: nx.MultiDiGraph,
-    actors: list[tuple[str, int]],
-    objects: list[tuple[str, int]],
+    point_edges: list[Edge],
     point: dict[str, Any],
     techniques: dict[tuple[str | None, str | None, int | None], list[str]] | None = None,
 ) -> Chain:
-    """The chain through a point of interest: its ``actors`` and ``objects`` ((node, time) pairs)."""
+    """The chain through a point of interest, the edges of its row: history is traced back from
+    their actors (what lsass.exe was accessed by before is not the cause of an access to it),
+    impact forward from their objects (those they pass control to)."""
     techniques = techniques or {}
-    history = backward(graph, actors)
+    objects = [(e.dst, e.time) for e in point_edges if e.action not in NOT_CAUSES]
+    history = [*point_edges, *backward(graph, [(e.src, e.time) for e in point_edges])]
     root = root_cause(graph, history)
     if root is None:
         return Chain(point, None, [], {}, "no ancestry in the evidence: nothing recorded led to this event")
@@ -131,15 +140,18 @@ def _steps(
             graph, target
         )  # sessions: by account
         repeat = (edge.src, edge.action, kind, same if kind != "ip" else target)
+        routine = kind == "reg" and not _PERSISTENCE.search(target)
+        if routine:  # settings a program writes as it runs: one step per actor, persistence keys apart
+            repeat = (edge.src, edge.action, "routine registry")
         if edge.source == "shell_history":  # one step per time placed (a line, its objects together)
             repeat = (edge.src, edge.action, edge.time)
         evidence = {"source": edge.source, "evidence_id": edge.evidence_id, "source_file": edge.source_file,
                     "source_record": edge.source_record, "time": _iso(edge.time)}  # fmt: skip
         step = grouped.get(repeat)
         if step is None:
+            shown = "registry values" if routine else _label(graph, target) if kind != "ip" else target[3:]
             grouped[repeat] = Step(
-                _iso(edge.time), edge.host, _label(graph, edge.src), edge.action,
-                _label(graph, target) if kind != "ip" else target[3:], 1,
+                _iso(edge.time), edge.host, _label(graph, edge.src), edge.action, shown, 1,
                 list(techniques.get((edge.evidence_id, edge.source_file, edge.source_record), [])), [evidence], edge.text,
                 edge.src, edge.dst,
             )  # fmt: skip

@@ -21,7 +21,12 @@ import networkx as nx
 from forensics.graph.build import describe
 from forensics.graph.edges import Edge
 
-__all__ = ["BENIGN_PARENTS", "MAX_FANOUT", "backward", "forward"]
+__all__ = ["BENIGN_PARENTS", "MAX_FANOUT", "NOT_CAUSES", "backward", "forward"]
+
+#: Actions that touch their object without passing control to it: reading a process's memory
+#: (Sysmon 10) does not make the reader its cause, nor the process read an heir of the reader;
+#: a deleted file is an end. The walk records such an edge and goes no further through it.
+NOT_CAUSES = frozenset({"accessed", "deleted"})
 
 #: Distinct neighbours above which a node stops a walk.
 MAX_FANOUT = 40
@@ -69,7 +74,7 @@ def backward(
             continue
         for src, _, key, data in graph.in_edges(node, keys=True, data=True):
             edge: Edge = data["edge"]
-            if edge.time > t:
+            if edge.time > t or edge.action in NOT_CAUSES:
                 continue
             found[(src, node, key)] = edge
             if not _stops(graph, src, max_fanout):
@@ -97,6 +102,6 @@ def forward(
             if edge.time < t:
                 continue
             found[(node, dst, key)] = edge
-            if not _stops(graph, dst, max_fanout):
+            if edge.action not in NOT_CAUSES and not _stops(graph, dst, max_fanout):
                 heapq.heappush(queue, (edge.time, dst))
     return sorted(found.values(), key=lambda e: e.time)

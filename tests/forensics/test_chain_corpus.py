@@ -98,3 +98,53 @@ def test_psexec_service_binary_runs_cmd_as_system(case: Case) -> None:
     steps = _steps(chain)
     assert ("PsExec64.exe", "created", "PSEXESVC.exe", [3]) in steps
     assert ("PSEXESVC.exe", "spawned", "cmd.exe", [14]) in steps
+
+
+OTRF = "evtx/otrf-json/windows"
+
+
+@pytest.fixture(scope="module")
+def otrf(tmp_path_factory: pytest.TempPathFactory, corpus: Path) -> Case:
+    case = Case.open(tmp_path_factory.mktemp("otrf") / "case")
+    case.ingest(
+        [
+            corpus / OTRF / "credential_access/host/psh_lsass_memory_dump_comsvcs_2020-10-18T19500924.json",
+            corpus / OTRF / "defense_evasion/host/cmd_mshta_vbscript_execute_psh_2020-10-2202580804.json",
+        ],
+        jobs=2,
+    )
+    return case
+
+
+def test_otrf_lsass_dump_via_comsvcs(otrf: Case) -> None:
+    """OTRF SDWIN-201018195009 (T1003.001): the operator's PowerShell starts ``rundll32.exe
+    comsvcs.dll MiniDump`` on lsass, which writes lsass-comsvcs.dmp. The recording starts with
+    that PowerShell running: the chain's root is its first recorded act. Its second recording
+    on the same host, four days later, does not leak in through lsass.exe (an access passes no
+    control)."""
+    chain = case_chain(otrf, row="psh_lsass_memory_dump_comsvcs_2020-10-18T19500924.json:76")
+    assert _steps(chain) == [
+        ("powershell.exe", "spawned", "rundll32.exe", [107]),
+        ("rundll32.exe", "created", "lsass-comsvcs.dmp", [75]),
+        ("rundll32.exe", "accessed", "lsass.exe", [76, 74]),
+    ]
+    assert chain.impact["files"] == ["C:\\Users\\wardog\\AppData\\Local\\Temp\\lsass-comsvcs.dmp"]
+
+
+def test_otrf_mshta_vbscript_runs_powershell(otrf: Case) -> None:
+    """OTRF SDWIN-201022025808 (T1218.005): cmd.exe starts ``mshta vbscript:Execute(...)``, whose
+    script starts ``powershell -noexit -command Get-Service sysmon``. The settings mshta and
+    PowerShell write as they run are one step each, counted."""
+    chain = case_chain(otrf, row="cmd_mshta_vbscript_execute_psh_2020-10-2202580804.json:275")
+    assert chain.root_cause is not None
+    assert (chain.root_cause.actor, chain.root_cause.action, chain.root_cause.object) == (
+        "cmd.exe",
+        "spawned",
+        "mshta.exe",
+    )
+    steps = _steps(chain)
+    assert ("mshta.exe", "spawned", "powershell.exe", [398]) in steps
+    assert ("powershell.exe", "spawned", "conhost.exe", [422]) in steps
+    routine = [s for s in chain.steps if s.object == "registry values"]
+    assert [(s.actor, s.count) for s in routine] == [("mshta.exe", 18), ("powershell.exe", 397)]
+    assert len(chain.steps) == 17
