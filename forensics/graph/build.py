@@ -42,7 +42,9 @@ def collect(case: Case) -> Collected:
         flows = network.Flows()
         net_edges, net_labels = network.map_rows(rows(con.sql(network.QUERY)), flows)
         sysmon = {nodes.host_key(h) for (h,) in con.sql(windows.SYSMON_HOSTS).fetchall()}
-        win_edges, win_labels, processes = windows.map_rows(rows(con.sql(windows.QUERY)), sysmon)
+        win_edges, win_labels, processes = windows.map_rows(
+            rows(con.sql(windows.QUERY)), sysmon, flows.contents
+        )
         logon_edges, logon_labels = winlogon.map_rows(rows(con.sql(winlogon.QUERY)), processes)
         lin_edges, lin_labels = linux.map_rows(rows(con.sql(linux.QUERY)), flows)
     labels = {**net_labels, **lin_labels, **logon_labels, **win_labels}

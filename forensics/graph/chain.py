@@ -143,6 +143,8 @@ def _steps(
         routine = kind == "reg" and not _PERSISTENCE.search(target)
         if routine:  # settings a program writes as it runs: one step per actor, persistence keys apart
             repeat = (edge.src, edge.action, "routine registry")
+        if edge.src.startswith("flow:") and edge.action in ("requested", "transferred"):
+            repeat = (edge.src, "flow")  # what the capture saw in one connection: one step
         if edge.source == "shell_history":  # one step per time placed (a line, its objects together)
             repeat = (edge.src, edge.action, edge.time)
         evidence = {"source": edge.source, "evidence_id": edge.evidence_id, "source_file": edge.source_file,
@@ -162,7 +164,9 @@ def _steps(
         for technique in techniques.get((edge.evidence_id, edge.source_file, edge.source_record), []):
             if technique not in step.techniques:
                 step.techniques.append(technique)
-        if edge.source == "shell_history" and _label(graph, target) not in step.object:
+        if (edge.source == "shell_history" or repeat[-1] == "flow") and _label(
+            graph, target
+        ) not in step.object:
             step.object += f", {_label(graph, target)}"
     return sorted(grouped.values(), key=lambda s: s.time)
 

@@ -21,9 +21,10 @@ __all__ = ["QUERY", "Flows", "map_rows"]
 QUERY = """
 SELECT epoch_us(datetime) AS t, source, evidence_id, source_file, source_record, source_ip, source_port,
        destination_ip, destination_port, community_id, dns_question_name, url_full,
-       map_extract(fields, 'answers')[1] AS answers, map_extract(fields, 'method')[1] AS method
+       map_extract(fields, 'answers')[1] AS answers, map_extract(fields, 'method')[1] AS method,
+       file_hash_sha256, message
 FROM timeline
-WHERE source IN ('network_conn', 'network_dns', 'network_http', 'network_ssh') AND datetime IS NOT NULL
+WHERE source IN ('network_conn', 'network_dns', 'network_http', 'network_ssh', 'network_files') AND datetime IS NOT NULL
 ORDER BY t
 """
 #: A log line's time and the flow's start may differ by the handshake and by clock skew.
@@ -36,6 +37,9 @@ class Flows:
     def __init__(self) -> None:
         self._by_client: dict[tuple[str, int, int], list[tuple[int, str, str]]] = {}
         self.by_url: dict[str, list[tuple[int, str, dict[str, Any]]]] = {}
+        #: Contents the capture saw carried (by ``nodes.content`` key): a host running the same
+        #: bytes is joined to the transfer, whichever host wrote them to disk.
+        self.contents: set[str] = set()
         #: When the capture saw each flow start (conn rows), by flow node key: the sensor's clock.
         self.started: dict[str, int] = {}
 
@@ -74,6 +78,14 @@ def map_rows(rows: Iterator[dict[str, Any]], flows: Flows) -> tuple[list[Edge], 
                 )
             )
             flows.by_url.setdefault(r["url_full"], []).append((r["t"], flow, r))
+        elif r["source"] == "network_files" and r["file_hash_sha256"] and flow:
+            content = nodes.content(r["file_hash_sha256"])
+            labels.setdefault(
+                content,
+                Node(content, f"sha256 {r['file_hash_sha256'][:12]}", (("sha256", r["file_hash_sha256"]),)),
+            )
+            edges.append(Edge(flow, content, r["t"], "transferred", *common, r["message"] or ""))
+            flows.contents.add(content)
         elif r["source"] == "network_dns" and r["dns_question_name"] and r["answers"]:
             name = nodes.domain(r["dns_question_name"])
             labels.setdefault(name, Node(name, r["dns_question_name"].lower()))

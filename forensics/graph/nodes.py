@@ -16,6 +16,7 @@ __all__ = [
     "KINDS",
     "account",
     "address",
+    "content",
     "domain",
     "file",
     "flow",
@@ -76,6 +77,11 @@ def address(ip: str) -> str:
 
 def flow(community_id: str) -> str:
     return f"flow:{community_id}"
+
+
+def content(sha256: str) -> str:
+    """Bytes by their hash, wherever they are: a download on the wire, an image on a host."""
+    return f"hash:{sha256.lower()}"
 
 
 def url(value: str) -> str:

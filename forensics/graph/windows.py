@@ -26,7 +26,7 @@ QUERY = f"""
 SELECT epoch_us(datetime) AS t, host_name, event_channel, event_code, evidence_id, source, source_file,
        source_record, process_guid, process_parent_guid, process_pid, process_parent_pid,
        process_executable, process_command_line, process_parent_executable, user_name, user_domain,
-       file_path, source_ip, source_port, destination_ip, destination_port, network_protocol,
+       file_path, file_hash_sha256, source_ip, source_port, destination_ip, destination_port, network_protocol,
        dns_question_name,
        map_extract(fields, 'TargetObject')[1] AS target_object,
        map_extract(fields, 'Details')[1] AS details,
@@ -81,7 +81,7 @@ class _Pids:
 
 
 def map_rows(
-    rows: Iterator[dict[str, Any]], sysmon_hosts: set[str]
+    rows: Iterator[dict[str, Any]], sysmon_hosts: set[str], contents: frozenset[str] | set[str] = frozenset()
 ) -> tuple[list[Edge], dict[str, Node], list[Process]]:
     """Edges and node labels of the Windows rows (in time order), and the processes started
     (for ``winlogon`` to join services and tasks with what they ran)."""
@@ -139,6 +139,13 @@ def map_rows(
             edge(parent, proc, "spawned", r["process_command_line"] or image)
             if nodes.file(host, image) in created:
                 edge(nodes.file(host, image), proc, "executed", image)
+            if r["file_hash_sha256"] and nodes.content(r["file_hash_sha256"]) in contents:
+                edge(
+                    nodes.content(r["file_hash_sha256"]),
+                    proc,
+                    "executed",
+                    f"{image} (sha256 {r['file_hash_sha256']})",
+                )
             processes.append((host, t, proc, r["process_command_line"] or image))
             logon = (r["target_logon"] or "").lower()
             if logon and logon not in _MACHINE:  # started in a user's session (WMI, runas, a remote shell)

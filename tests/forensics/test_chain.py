@@ -78,6 +78,9 @@ def test_auto_chain_finds_every_step_and_the_root_cause(case: Case, truth: dict[
     script = next(s for s in chain.steps if s.action == "ran script")
     assert (script.actor, [e["source_record"] for e in script.evidence]) == ("powershell.exe", [167])
     assert script.object.startswith("script $u='http://micros0ft-cdn.example.net/dl/msupdate.exe'")
+    wire = next(s for s in chain.steps if s.action == "requested")  # the download, as the capture saw it
+    assert [e["source_record"] for e in wire.evidence] == [5681, 5682]
+    assert wire.object == "http://micros0ft-cdn.example.net/dl/msupdate.exe, sha256 b537681e7f73"
     cron = next(s for s in chain.steps if s.actor == "bob's crontab")
     assert (cron.action, cron.object, cron.count, cron.time) == (
         "ran",

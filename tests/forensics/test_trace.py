@@ -69,7 +69,8 @@ def _row(record: int, t: int, code: str, pid: int, ppid: int, image: str) -> dic
         "file_path": None, "source_ip": None, "source_port": None, "destination_ip": None,
         "destination_port": None, "network_protocol": None, "dns_question_name": None, "target_object": None,
         "details": None, "query_results": None, "initiated": None, "target_guid": None, "target_image": None,
-        "granted": None, "target_logon": None,
+        "granted": None, "target_logon": None, "file_hash_sha256": None, "execution_pid": None,
+        "script_text": None, "script_id": None,
     }  # fmt: skip
 
 
