@@ -4,7 +4,8 @@ The evidence is ``sample_data/case01`` (written by ``python -m forensics.samples
 README for the story). The demo ingests the evidence folders of the two hosts and the
 network into a case (``sample_data/demo_case``), prints the ingest summary, then the WS01
 timeline from the phishing document to the payload's first beacon, SRV01's side (its disk
-image), and from the LAN capture the beacon found by its period and the files carried over HTTP.
+image), from the LAN capture the beacon found by its period and the files carried over HTTP,
+then matches the case's threat intel and draws the attack chain back to its root cause.
 """
 
 from __future__ import annotations
@@ -59,6 +60,12 @@ def main(argv: list[str] | None = None) -> int:
         "AND (regexp_matches(message, 'x-dosexec|x-executable') OR map_extract(fields, 'method')[1] = 'POST' "
         "OR map_extract(fields, 'is_orig')[1] = 'true') ORDER BY datetime",
     ])  # fmt: skip
+    print(
+        "\nthreat intel (the case's own STIX/CSV indicators) flags rows; the chain goes back from the strongest"
+    )
+    cli(["detect", "--case", str(case), "--intel", str(args.evidence / "intel")])
+    print("\nthe attack chain: root cause, steps across hosts and the wire, impact")
+    cli(["chain", "--case", str(case), "--auto", "--figure", str(case / "chains" / "latest.png")])
     print(f"\nevidence:     {args.evidence.resolve()} (story in README.md, answers in ground_truth.json)")
     print(f"case:         {case.resolve()} (case.duckdb, store/*.parquet)")
     print(

@@ -14,7 +14,7 @@ import pytest
 from forensics import Case
 from forensics.cli import main as cli
 from forensics.graph import Chain, ChainError, case_chain, clock
-from forensics.graph.build import collect
+from forensics.graph.build import build_graph, collect, describe
 from forensics.graph.figure import _links, chain_figure
 
 SAMPLE = Path(__file__).resolve().parents[2] / "sample_data" / "case01"
@@ -178,3 +178,19 @@ def test_figure_puts_hosts_in_lanes_and_links_the_move_across(case: Case, tmp_pa
     assert ("ws01", "net", "connected", "requested") in crossing  # the download seen on the wire
     assert cli(["chain", "--case", str(case.root), "--auto", "--figure", str(tmp_path / "c.svg")]) == 0
     assert (tmp_path / "c.svg").read_text().startswith("<?xml")
+
+
+def test_the_download_on_the_wire_is_joined_to_the_process_running_it(case: Case) -> None:
+    """The capture's files row (sha256 of the HTTP body) and WS01's Sysmon process creation of
+    msupdate.exe (its image's SHA256) name the same bytes: the graph joins them."""
+    graph = build_graph(case)
+    sha = "b537681e7f73e7f645488479bf0d1e7d0293d82e39e0a3a3ab38779624e87fef"
+    into = [
+        (describe(graph, d).label, e["edge"].source_record)
+        for _, d, e in graph.out_edges(f"hash:{sha}", data=True)
+    ]
+    assert into == [("msupdate.exe", 4293)]
+    carried = [
+        (e["edge"].source, e["edge"].source_record) for _, _, e in graph.in_edges(f"hash:{sha}", data=True)
+    ]
+    assert carried == [("network_files", 5682)]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import json
 from pathlib import Path
 
 from forensics import Case
@@ -52,3 +53,15 @@ def test_demo_reads_the_lan_tap(tmp_path: Path) -> None:
     assert list(download.itertuples(index=False, name=None)) == [(story.WS01.ip, story.PAYLOAD_HOST.ip)]
     best = case.beacons().iloc[0]
     assert (best.source_ip, best.destination_ip, best.connections) == (story.WS01.ip, story.C2.ip, 46)
+
+
+def test_demo_ends_with_the_chain_back_to_the_phishing_attachment(tmp_path: Path) -> None:
+    """With only the case's own intel as findings, the chain still starts at S01 and crosses to SRV01."""
+    assert main(["--case", str(tmp_path / "case")]) == 0
+    chain = json.loads((tmp_path / "case" / "chains" / "latest.json").read_text())
+    root = chain["root_cause"]
+    assert (root["time"], root["actor"], root["action"], root["object"]) == (
+        "2026-03-10T09:12:04.318000Z", "OUTLOOK.EXE", "created", "invoice.docm",
+    )  # fmt: skip
+    assert chain["impact"]["hosts"] == ["srv01", "ws01"]
+    assert (tmp_path / "case" / "chains" / "latest.png").stat().st_size > 20_000
