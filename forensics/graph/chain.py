@@ -70,6 +70,12 @@ class Chain:
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
 
+    def _repr_html_(self) -> str:
+        """In a notebook: the chain drawn as SVG, each step's details and evidence on hover."""
+        from forensics.graph.html import chain_svg
+
+        return chain_svg(self)
+
 
 def _iso(us: int) -> str:
     return datetime.fromtimestamp(us / 1_000_000, UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")

@@ -18,7 +18,7 @@ import matplotlib.pyplot as plt
 
 from forensics.graph.chain import Chain
 
-__all__ = ["chain_figure"]
+__all__ = ["chain_figure", "lanes"]
 
 _COLOURS = {"spawned": "#1f77b4", "created": "#2ca02c", "connected": "#d62728", "logged on": "#9467bd",
             "ran": "#8c564b", "set": "#e377c2", "accessed": "#ff7f0e"}  # fmt: skip
@@ -28,10 +28,8 @@ def chain_figure(chain: Chain, path: str | Path, title: str | None = None) -> Pa
     """Draw ``chain`` into ``path`` (PNG, SVG or PDF by its suffix); the path written."""
     path = Path(path)
     steps = chain.steps
-    hosts = sorted(
-        {s.host for s in steps}, key=lambda h: (h == "net", min(s.time for s in steps if s.host == h))
-    )
-    lane = {h: i for i, h in enumerate(hosts)}
+    lane = lanes(steps)
+    hosts = list(lane)
     width = max(8.0, 0.55 * len(steps) + 3)
     fig, ax = plt.subplots(figsize=(width, 1.6 + 1.3 * len(hosts)))
     xs = list(range(len(steps)))
@@ -64,6 +62,14 @@ def chain_figure(chain: Chain, path: str | Path, title: str | None = None) -> Pa
     fig.savefig(path, dpi=150)
     plt.close(fig)
     return path
+
+
+def lanes(steps: list) -> dict[str, int]:
+    """Each host's lane, in the order the chain reaches them; the network's own lane last."""
+    hosts = sorted(
+        {s.host for s in steps}, key=lambda h: (h == "net", min(s.time for s in steps if s.host == h))
+    )
+    return {h: i for i, h in enumerate(hosts)}
 
 
 def _links(steps: list) -> list[tuple[tuple[int, object], tuple[int, object]]]:

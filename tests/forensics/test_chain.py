@@ -6,6 +6,7 @@ row, or from the CLI."""
 from __future__ import annotations
 
 import json
+import xml.etree.ElementTree as ET
 from pathlib import Path
 from typing import Any
 
@@ -194,3 +195,15 @@ def test_the_download_on_the_wire_is_joined_to_the_process_running_it(case: Case
         (e["edge"].source, e["edge"].source_record) for _, _, e in graph.in_edges(f"hash:{sha}", data=True)
     ]
     assert carried == [("network_files", 5682)]
+
+
+def test_notebook_view_is_svg_with_each_steps_evidence_on_hover(case: Case) -> None:
+    chain = case_chain(case, auto=True)
+    svg = ET.fromstring(chain._repr_html_())
+    ns = "{http://www.w3.org/2000/svg}"
+    assert len(svg.findall(f".//{ns}circle")) == len(chain.steps)
+    titles = [t.text or "" for t in svg.findall(f".//{ns}title")]
+    lsass = next(t for t in titles if "accessed lsass.exe" in t)
+    assert "ATT&CK: T1003.001" in lsass
+    assert "Microsoft-Windows-Sysmon%4Operational.evtx #4703 (0994da83b922)" in lsass
+    assert [t.text for t in svg.findall(f"./{ns}text")][:2] == ["ws01", "srv01"]
