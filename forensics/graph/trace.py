@@ -60,48 +60,45 @@ def backward(
     graph: nx.MultiDiGraph, start: Iterable[tuple[str, int]], max_fanout: int = MAX_FANOUT
 ) -> list[Edge]:
     """Edges that explain the nodes of ``start`` ((node, time used) pairs), latest first."""
-    best: dict[str, int] = {}
-    queue = [(-t, node) for node, t in start]
-    heapq.heapify(queue)
-    found: dict[tuple, Edge] = {}
-    while queue:
-        neg, node = heapq.heappop(queue)
-        t = -neg
-        if best.get(node, -1) >= t:
-            continue
-        best[node] = t
-        if node not in graph:
-            continue
-        for src, _, key, data in graph.in_edges(node, keys=True, data=True):
-            edge: Edge = data["edge"]
-            if edge.time > t or edge.action in NOT_CAUSES:
-                continue
-            found[(src, node, key)] = edge
-            if not _stops(graph, src, max_fanout):
-                heapq.heappush(queue, (-edge.time, src))
-    return sorted(found.values(), key=lambda e: -e.time)
+    return _walk(graph, start, max_fanout, forward=False)
 
 
 def forward(
     graph: nx.MultiDiGraph, start: Iterable[tuple[str, int]], max_fanout: int = MAX_FANOUT
 ) -> list[Edge]:
     """Edges that follow from the nodes of ``start`` ((node, time reached) pairs), earliest first."""
+    return _walk(graph, start, max_fanout, forward=True)
+
+
+def _walk(
+    graph: nx.MultiDiGraph, start: Iterable[tuple[str, int]], max_fanout: int, *, forward: bool
+) -> list[Edge]:
+    """Best-first over time in the walk's direction: ``order`` is the time forward, its negation
+    backward, so in both an edge is taken when its order is at or past the node's, and a node is
+    walked again only when reached earlier in that order (with more of the graph still open)."""
+    sign = 1 if forward else -1
     best: dict[str, int] = {}
-    queue = [(t, node) for node, t in start]
+    queue = [(sign * t, node) for node, t in start]
     heapq.heapify(queue)
     found: dict[tuple, Edge] = {}
     while queue:
-        t, node = heapq.heappop(queue)
-        if node in best and best[node] <= t:
+        order, node = heapq.heappop(queue)
+        if node in best and best[node] <= order:
             continue
-        best[node] = t
+        best[node] = order
         if node not in graph:
             continue
-        for _, dst, key, data in graph.out_edges(node, keys=True, data=True):
+        near = (
+            graph.out_edges(node, keys=True, data=True)
+            if forward
+            else graph.in_edges(node, keys=True, data=True)
+        )
+        for src, dst, key, data in near:
             edge: Edge = data["edge"]
-            if edge.time < t:
+            if sign * edge.time < order or (not forward and edge.action in NOT_CAUSES):
                 continue
-            found[(node, dst, key)] = edge
-            if edge.action not in NOT_CAUSES and not _stops(graph, dst, max_fanout):
-                heapq.heappush(queue, (edge.time, dst))
-    return sorted(found.values(), key=lambda e: e.time)
+            found[(src, dst, key)] = edge
+            other = dst if forward else src
+            if edge.action not in NOT_CAUSES and not _stops(graph, other, max_fanout):
+                heapq.heappush(queue, (sign * edge.time, other))
+    return sorted(found.values(), key=lambda e: sign * e.time)
