@@ -14,7 +14,7 @@ import json
 from typing import TYPE_CHECKING, Any
 
 from forensics.graph.build import build_graph
-from forensics.graph.chain import Chain, Step, chain_from
+from forensics.graph.chain import Chain, Step, chain_from, merge
 
 if TYPE_CHECKING:
     from forensics.case import Case
@@ -70,8 +70,9 @@ def case_chain(
     name: str | None = None,
 ) -> Chain:
     """The attack chain through a finding, a row (``SOURCE:RECORD``) or, with ``auto``, the
-    strongest findings (the chain that explains the most severe of them, then the most of them);
-    stored as ``chains/<name>.json``."""
+    strongest findings (the chain that explains the most severe of them, then the most of them,
+    merged with the other findings' chains that share an entity with it); stored as
+    ``chains/<name>.json``."""
     graph = build_graph(case)
     techniques = _techniques(case)
     points: list[dict[str, Any]] = []
@@ -112,6 +113,7 @@ def case_chain(
     if not points:
         raise ChainError("no point of interest: give a finding, a row, or run detect first for --auto")
     best: tuple[tuple[int, int, int], Chain] | None = None
+    candidates: list[Chain] = []
     for point in points:
         edges = graph.graph["rows"].get(
             (point["evidence_id"], point["source_file"], point["source_record"]), []
@@ -120,11 +122,12 @@ def case_chain(
             candidate = Chain(point, None, [], {}, "no causal links in the evidence for this row")
         else:
             candidate = chain_from(graph, edges, point, techniques)
+        candidates.append(candidate)
         score = _explains(candidate, points)
         if best is None or score > best[0]:
             best = (score, candidate)
     assert best is not None
-    best_chain = best[1]
+    best_chain = merge(best[1], candidates) if auto else best[1]
     best_chain.clock = [offset.describe() for offset in graph.graph.get("clock", [])]
     _store(case, best_chain, name or "latest")
     return best_chain

@@ -57,6 +57,10 @@ def build_graph(case: Case) -> nx.MultiDiGraph:
     measured = clock.offsets(found.host_edges, found.flows.started)
     graph = graph_from([*clock.correct(found.host_edges, measured), *found.net_edges], found.labels)
     graph.graph["clock"] = measured
+    graph.graph["sent"] = found.flows.sent
+    graph.graph["url_flows"] = {
+        nodes.url(u): [flow for _, flow, _ in seen] for u, seen in found.flows.by_url.items()
+    }
     return graph
 
 

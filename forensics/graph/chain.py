@@ -17,6 +17,7 @@ sha256 and the record), and the ATT&CK techniques of the findings on those rows.
 
 from __future__ import annotations
 
+import ipaddress
 import re
 from collections.abc import Iterable
 from dataclasses import asdict, dataclass, field
@@ -29,11 +30,12 @@ from forensics.graph.build import describe
 from forensics.graph.edges import Edge
 from forensics.graph.trace import BENIGN_PARENTS, NOT_CAUSES, backward, forward
 
-__all__ = ["Chain", "Step", "chain_from"]
+__all__ = ["Chain", "Step", "chain_from", "merge"]
 
 #: Actions that bring an artifact or a session in (an entry, once it acts in turn).
 _BRINGS = {"created", "logged on", "ran"}
 _STARTS = {"spawned", "started", "ran"}
+_MEETING = frozenset({"ip", "domain", "url"})
 #: Registry keys that make something run (autostart, services, hijacks) or weaken defences:
 #: their writes are steps of their own; other writes by one actor are folded into one step.
 _PERSISTENCE = re.compile(
@@ -89,6 +91,45 @@ def _system(graph: nx.MultiDiGraph, node: str) -> bool:
     return node.startswith("proc:") and _label(graph, node).lower() in BENIGN_PARENTS
 
 
+def merge(chain: Chain, others: list[Chain]) -> Chain:
+    """``chain`` with the steps of every other chain that shares an entity (a process, a file, a
+    session, a flow...) with it, repeatedly (so chains joined through a third are merged too). The root
+    cause is the earliest of the merged roots; merged points of interest are listed."""
+    steps = {(s.actor_id, s.action, s.object_id, s.time): s for s in chain.steps}
+    entities = _entities(chain)
+    merged: list[dict[str, Any]] = []
+    root = chain.root_cause
+    pending = [c for c in others if c is not chain and c.steps]
+    changed = True
+    while changed:
+        changed = False
+        for other in list(pending):
+            keys = _entities(other)
+            if not keys & entities:
+                continue
+            pending.remove(other)
+            changed = True
+            entities |= keys
+            merged.append(other.point_of_interest)
+            for step in other.steps:
+                steps.setdefault((step.actor_id, step.action, step.object_id, step.time), step)
+            if other.root_cause and (root is None or other.root_cause.time < root.time):
+                root = other.root_cause
+    if not merged:
+        return chain
+    joined = [chain, *(c for c in others if c.point_of_interest in merged)]
+    impact = {k: list(dict.fromkeys(v for c in joined for v in c.impact.get(k, []))) for k in chain.impact}
+    impact = {k: v if k == "sent_out" else sorted(v) for k, v in impact.items()}  # sent out: most first
+    point = {**chain.point_of_interest, "merged": merged}
+    return Chain(point, root, sorted(steps.values(), key=lambda s: s.time), impact, chain.answer, chain.clock)
+
+
+def _entities(chain: Chain) -> set[str]:
+    """What a chain's steps act on and with, but the places where unrelated activity meets
+    (addresses, domains, URLs: a DNS forwarder resolving the same name is not the same attack)."""
+    return {k for s in chain.steps for k in (s.actor_id, s.object_id) if k.split(":", 1)[0] not in _MEETING}
+
+
 def root_cause(graph: nx.MultiDiGraph, history: list[Edge]) -> Edge | None:
     """The edge where the intrusion entered, among the edges that explain a point of interest."""
     acted = {e.src for e in history if e.action not in _FOLDED}
@@ -106,11 +147,13 @@ def chain_from(
     techniques: dict[tuple[str | None, str | None, int | None], list[str]] | None = None,
 ) -> Chain:
     """The chain through a point of interest, the edges of its row: history is traced back from
-    their actors (what lsass.exe was accessed by before is not the cause of an access to it),
+    their actors (what lsass.exe was accessed by before is not the cause of an access to it; a
+    domain resolving to an address acts for nobody: who else asked for it is not history),
     impact forward from their objects (those they pass control to)."""
     techniques = techniques or {}
     objects = [(e.dst, e.time) for e in point_edges if e.action not in NOT_CAUSES]
-    history = [*point_edges, *backward(graph, [(e.src, e.time) for e in point_edges])]
+    actors = [(e.src, e.time) for e in point_edges if e.src.split(":", 1)[0] not in _MEETING]
+    history = [*point_edges, *backward(graph, actors)]
     root = root_cause(graph, history)
     if root is None:
         return Chain(point, None, [], {}, "no ancestry in the evidence: nothing recorded led to this event")
@@ -199,24 +242,67 @@ def _one_cause_per_row(graph: nx.MultiDiGraph, edges: Iterable[Edge]) -> list[Ed
 
 
 def _impact(graph: nx.MultiDiGraph, edges: list[Edge]) -> dict[str, list[str]]:
-    """Hosts, accounts, files and remote addresses the chain touched."""
+    """Hosts, accounts, files and remote addresses the chain touched, and the bytes it sent out."""
     impact: dict[str, set[str]] = {
         "hosts": set(),
         "accounts": set(),
         "files": set(),
         "remote_addresses": set(),
     }
+    flows: set[str] = set()
     for edge in edges:
         impact["hosts"].add(edge.host)
         for node in (edge.src, edge.dst):
             details = dict(describe(graph, node).details)
             if node.startswith("file:"):
                 impact["files"].add(details.get("path") or _label(graph, node))
-            elif node.startswith("ip:") and not node[3:].startswith(("10.", "192.168.", "172.")):
+            elif node.startswith("ip:") and _external(node[3:]):
                 impact["remote_addresses"].add(node[3:])
+            elif node.startswith("flow:"):
+                flows.add(node)
+            elif node.startswith("url:"):
+                flows.update(graph.graph.get("url_flows", {}).get(node, []))
             elif node.startswith("session:"):
                 impact["accounts"].add(_label(graph, node))
             elif node.startswith("proc:") and details.get("user"):
                 impact["accounts"].add(f"{details['user']}@{edge.host}")
     impact["hosts"].discard("net")
-    return {k: sorted(v) for k, v in impact.items()}
+    for flow in flows:
+        server = graph.graph.get("sent", {}).get(flow, (None, 0))[0]
+        if server and _external(server):
+            impact["remote_addresses"].add(server)
+    out = {k: sorted(v) for k, v in impact.items()}
+    out["sent_out"] = _sent_out(graph, flows)
+    return out
+
+
+#: Addresses inside an organisation (RFC 1918, CGNAT, loopback, link-local, ULA). Not
+#: ``is_private``: it also counts the documentation ranges, which examples and labs use as "outside".
+_INTERNAL = tuple(
+    ipaddress.ip_network(n)
+    for n in ("10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16", "100.64.0.0/10", "127.0.0.0/8", "169.254.0.0/16",
+              "fc00::/7", "fe80::/10", "::1/128")
+)  # fmt: skip
+
+
+def _external(address: str) -> bool:
+    try:
+        ip = ipaddress.ip_address(address)
+    except ValueError:
+        return False
+    return not any(ip.version == net.version and ip in net for net in _INTERNAL)
+
+
+def _sent_out(graph: nx.MultiDiGraph, flows: set[str]) -> list[str]:
+    """Bytes the chain's connections carried out to external addresses (the capture's count of
+    what each client sent), most first: ``192.0.2.77: 11,576 B over 1 connection``."""
+    sent: dict[str, list[int]] = {}
+    for flow in flows:
+        server, size = graph.graph.get("sent", {}).get(flow, (None, 0))
+        if server and _external(server):
+            sent.setdefault(server, []).append(size)
+    ranked = sorted(sent.items(), key=lambda item: -sum(item[1]))
+    return [
+        f"{ip}: {sum(sizes):,} B over {len(sizes)} connection{'s' if len(sizes) > 1 else ''}"
+        for ip, sizes in ranked
+    ]

@@ -22,7 +22,7 @@ QUERY = """
 SELECT epoch_us(datetime) AS t, source, evidence_id, source_file, source_record, source_ip, source_port,
        destination_ip, destination_port, community_id, dns_question_name, url_full,
        map_extract(fields, 'answers')[1] AS answers, map_extract(fields, 'method')[1] AS method,
-       file_hash_sha256, message
+       file_hash_sha256, message, map_extract(fields, 'orig_bytes')[1] AS orig_bytes
 FROM timeline
 WHERE source IN ('network_conn', 'network_dns', 'network_http', 'network_ssh', 'network_files') AND datetime IS NOT NULL
 ORDER BY t
@@ -40,6 +40,8 @@ class Flows:
         #: Contents the capture saw carried (by ``nodes.content`` key): a host running the same
         #: bytes is joined to the transfer, whichever host wrote them to disk.
         self.contents: set[str] = set()
+        #: Bytes each flow carried from its client (conn rows' orig_bytes), with the server's address.
+        self.sent: dict[str, tuple[str, int]] = {}
         #: When the capture saw each flow start (conn rows), by flow node key: the sensor's clock.
         self.started: dict[str, int] = {}
 
@@ -69,6 +71,8 @@ def map_rows(rows: Iterator[dict[str, Any]], flows: Flows) -> tuple[list[Edge], 
         flow = nodes.flow(cid) if cid else None
         if flow and r["source"] == "network_conn":
             flows.started.setdefault(flow, r["t"])
+            if (r["orig_bytes"] or "").isdigit() and r["destination_ip"]:
+                flows.sent[flow] = (r["destination_ip"], int(r["orig_bytes"]))
         if r["source"] == "network_http" and r["url_full"] and flow:
             target = nodes.url(r["url_full"])
             labels.setdefault(target, Node(target, r["url_full"]))

@@ -105,7 +105,12 @@ def test_auto_chain_finds_every_step_and_the_root_cause(case: Case, truth: dict[
         a["sha256"] for a in truth["artifacts"] if a["artifact"].endswith("Sysmon%4Operational.evtx")
     )
     assert chain.impact["hosts"] == ["srv01", "ws01"]
-    assert chain.impact["remote_addresses"] == ["198.51.100.23", "203.0.113.66"]
+    assert chain.impact["remote_addresses"] == ["192.0.2.77", "198.51.100.23", "203.0.113.66"]
+    assert chain.impact["sent_out"] == [  # the capture's bytes from client to server, per destination
+        "198.51.100.23: 47,887 B over 46 connections",
+        "192.0.2.77: 11,576 B over 1 connection",
+        "203.0.113.66: 296 B over 2 connections",
+    ]
     assert "/tmp/.cache.tgz" in chain.impact["files"]
     beacon = next(s for s in chain.steps if s.action == "connected" and s.object == "198.51.100.23")
     assert beacon.count == 58  # the beacon's connections, one step

@@ -8,7 +8,9 @@ from pathlib import Path
 
 from forensics import Case
 from forensics.demo import SAMPLE, main
+from forensics.graph import case_chain
 from forensics.samples import payloads, story
+from tests.forensics.test_chain import score
 
 
 def test_demo_ingests_the_sample_case_and_finds_the_encoded_powershell(tmp_path: Path) -> None:
@@ -65,3 +67,7 @@ def test_demo_ends_with_the_chain_back_to_the_phishing_attachment(tmp_path: Path
     )  # fmt: skip
     assert chain["impact"]["hosts"] == ["srv01", "ws01"]
     assert (tmp_path / "case" / "chains" / "latest.png").stat().st_size > 20_000
+    scored = case_chain(Case.open(tmp_path / "case"), auto=True, name="scored")
+    truth = json.loads((SAMPLE / "ground_truth.json").read_text())
+    assert score(scored, truth) == (1.0, 1.0, [])  # IOC hits only: every step, nothing else
+    assert len(scored.point_of_interest["merged"]) == 11  # the other IOC hits' chains share its entities
