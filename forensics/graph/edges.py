@@ -9,7 +9,6 @@ the evidence file, ``source_record`` the record or line in it).
 from __future__ import annotations
 
 from collections.abc import Iterator
-from dataclasses import dataclass
 from typing import Any, NamedTuple
 
 __all__ = ["Edge", "Node", "rows"]
@@ -30,8 +29,7 @@ class Edge(NamedTuple):
     text: str = ""  # one line for people: the command line, the URL, the key
 
 
-@dataclass(frozen=True, slots=True)
-class Node:
+class Node(NamedTuple):
     """What is known of an entity besides its key: a label to print and details."""
 
     key: str

@@ -151,14 +151,15 @@ def map_rows(
             if logon and logon not in _MACHINE:  # started in a user's session (WMI, runas, a remote shell)
                 edge(nodes.logon_session(host, logon), proc, "started", r["process_command_line"] or image)
             outputs = set()
-            for output in _REDIRECT.findall(r["process_command_line"] or ""):
+            command = r["process_command_line"] or ""
+            for output in _REDIRECT.findall(command) if ">" in command else ():
                 output = output.strip('"')
                 if output[:1] not in ("&", "") and output.lower() != "nul":
                     target = nodes.file(host, output)
                     labels.setdefault(target, Node(target, output.rsplit("\\", 1)[-1], (("path", output),)))
                     edge(proc, target, "created", output)
                     outputs.add(target)
-            for path in _PATH.findall(r["process_command_line"] or ""):
+            for path in _PATH.findall(command) if created and ":\\" in command else ():
                 document = nodes.file(host, path)
                 if document in created and document != nodes.file(host, image) and document not in outputs:
                     edge(document, proc, "opened", path)
