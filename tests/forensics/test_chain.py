@@ -212,3 +212,16 @@ def test_notebook_view_is_svg_with_each_steps_evidence_on_hover(case: Case) -> N
     assert "ATT&CK: T1003.001" in lsass
     assert "Microsoft-Windows-Sysmon%4Operational.evtx #4703 (0994da83b922)" in lsass
     assert [t.text for t in svg.findall(f"./{ns}text")][:2] == ["ws01", "srv01"]
+
+
+def test_chain_from_one_finding_by_id_prefix(case: Case) -> None:
+    lsass = case.sql("SELECT finding_id FROM findings WHERE rule_title = 'Lsass Memory Dump via Comsvcs DLL'")
+    finding = str(lsass.finding_id[0])
+    chain = case_chain(case, finding_id=finding[:10], name="lsass")
+    assert chain.point_of_interest["finding_id"] == finding
+    assert "merged" not in chain.point_of_interest  # one finding: no merging
+    assert chain.root_cause is not None and chain.root_cause.object == "invoice.docm"
+    assert (
+        json.loads((case.root / "chains" / "lsass.json").read_text())["point_of_interest"]["finding_id"]
+        == finding
+    )
