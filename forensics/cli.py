@@ -175,6 +175,20 @@ def _parser() -> argparse.ArgumentParser:
         "--figure", metavar="FILE", help="also draw it (PNG, SVG or PDF): hosts in lanes, time left to right"
     )
     p.set_defaults(func=_chain)
+
+    p = sub.add_parser("triage", help="many evidence items in parallel, each its own case; hosts by score")
+    p.add_argument(
+        "inputs", nargs="+", metavar="INPUT", help="images, collections, folders of logs, captures"
+    )
+    p.add_argument("--case", required=True, help="the batch folder (items/<key>/ per item, triage.csv)")
+    p.add_argument("--workers", type=int, default=None, help="items at once (default: the cores)")
+    p.add_argument("--sigma", nargs="+", default=[], metavar="PATH")
+    p.add_argument("--intel", nargs="+", default=[], metavar="PATH")
+    p.add_argument("--yara", nargs="+", default=[], metavar="PATH")
+    p.add_argument("--time-limit", type=float, default=None, metavar="S", help="per item, seconds")
+    p.add_argument("--memory-limit", type=int, default=None, metavar="MB", help="per item process")
+    p.add_argument("--format", choices=OUTPUT_FORMATS, default="table")
+    p.set_defaults(func=_triage)
     return parser
 
 
@@ -509,6 +523,51 @@ def _chain(args: argparse.Namespace, err: Console) -> int:
         print(f"clock: {line}")
     err.print(f"stored in {case.root / 'chains' / (args.name + '.json')}")
     return 0
+
+
+#: Summary columns, as the table, the CSV (``triage.csv`` in the batch folder) and JSON lines give them.
+_TRIAGE_COLUMNS = ("score", "host", "os", "rows", "high", "medium", "ioc_hits", "yara_hits", "first_malicious",
+                   "last_malicious", "first", "last", "item")  # fmt: skip
+
+
+def _triage(args: argparse.Namespace, err: Console) -> int:
+    """Triage the inputs in parallel; the hosts, highest score first."""
+    from forensics.triage import Detections, summaries, triage
+
+    detections = Detections(tuple(args.sigma), tuple(args.intel), tuple(args.yara))
+    report = triage(args.inputs, args.case, workers=args.workers, detections=detections,
+                    time_limit=args.time_limit, memory_mb=args.memory_limit)  # fmt: skip
+    rows = [
+        {**s, "high": s["findings"].get("high", 0) + s["findings"].get("critical", 0),
+         "medium": s["findings"].get("medium", 0)}
+        for s in summaries(args.case)
+    ]  # fmt: skip
+    table = pa.Table.from_pylist([{c: r.get(c) for c in _TRIAGE_COLUMNS} for r in rows])
+    if rows:
+        import pyarrow.csv as pacsv
+
+        pacsv.write_csv(table, Path(args.case) / "triage.csv")
+    for item in report.failed:
+        err.print(f"[red]failed[/red] {escape(item.path)}: {escape(item.reason)}")
+    done = sum(i.status == "done" for i in report.items)
+    err.print(
+        f"{done} of {len(report.items)} items triaged in {report.seconds:.1f} s; summary in {Path(args.case) / 'triage.csv'}"
+    )
+    if args.format != "table":
+        _write_batches(table.to_batches(), list(_TRIAGE_COLUMNS), args.format)
+        return 1 if report.failed else 0
+    view = Table(title="hosts, highest score first")
+    for name in _TRIAGE_COLUMNS[:-1]:
+        view.add_column(
+            name,
+            justify="right"
+            if name in ("score", "rows", "high", "medium", "ioc_hits", "yara_hits")
+            else "left",
+        )
+    for r in rows:
+        view.add_row(*("" if r.get(c) is None else str(r.get(c)) for c in _TRIAGE_COLUMNS[:-1]))
+    Console(width=None if sys.stdout.isatty() else 200).print(view)
+    return 1 if report.failed else 0
 
 
 if __name__ == "__main__":
