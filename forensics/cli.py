@@ -188,6 +188,13 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--time-limit", type=float, default=None, metavar="S", help="per item, seconds")
     p.add_argument("--memory-limit", type=int, default=None, metavar="MB", help="per item process")
     p.add_argument("--format", choices=OUTPUT_FORMATS, default="table")
+    p.add_argument(
+        "--stack",
+        type=int,
+        default=5,
+        metavar="N",
+        help="the N rarest values per category across hosts (0: none)",
+    )
     p.set_defaults(func=_triage)
     return parser
 
@@ -566,8 +573,33 @@ def _triage(args: argparse.Namespace, err: Console) -> int:
         )
     for r in rows:
         view.add_row(*("" if r.get(c) is None else str(r.get(c)) for c in _TRIAGE_COLUMNS[:-1]))
-    Console(width=None if sys.stdout.isatty() else 200).print(view)
+    console = Console(width=None if sys.stdout.isatty() else 200)
+    console.print(view)
+    if args.stack:
+        _print_stacking(console, args.case, args.stack)
     return 1 if report.failed else 0
+
+
+def _print_stacking(console: Console, batch: str, per_category: int) -> None:
+    """The rarest values of each category across the batch's hosts (all of them in stacking.csv)."""
+    from forensics.triage.stacking import CATEGORIES, stack
+
+    rows = stack(batch)
+    if not rows:
+        return
+    import pyarrow.csv as pacsv
+
+    pacsv.write_csv(
+        pa.Table.from_pylist([{**r, "hosts": ", ".join(r["hosts"])} for r in rows]),
+        Path(batch) / "stacking.csv",
+    )
+    view = Table(title=f"stacking across hosts: the {per_category} rarest per category (all in stacking.csv)")
+    for name in ("category", "value", "hosts", "count"):
+        view.add_column(name, justify="right" if name == "count" else "left", max_width=90)
+    for category in CATEGORIES:
+        for r in [r for r in rows if r["category"] == category][:per_category]:
+            view.add_row(category, escape(r["value"]), escape(", ".join(r["hosts"])), str(r["count"]))
+    console.print(view)
 
 
 if __name__ == "__main__":

@@ -17,6 +17,7 @@ import pytest
 from forensics import Case
 from forensics.triage import Detections, summaries, triage
 from forensics.triage.item import DONE, item_key
+from forensics.triage.stacking import stack
 
 SAMPLE = Path(__file__).resolve().parents[2] / "sample_data" / "case01"
 ITEMS = [SAMPLE / "WS01", SAMPLE / "SRV01", SAMPLE / "network"]
@@ -107,3 +108,24 @@ def test_cli_prints_hosts_and_writes_the_csv(batch: Path, capsys: pytest.Capture
     ]
     header = (batch / "triage.csv").read_text().splitlines()[0]
     assert header.startswith('"score","host","os","rows","high","medium","ioc_hits"')
+
+
+def test_stacking_puts_the_persistence_among_the_rarest(batch: Path) -> None:
+    """One host each: persistence is rare by nature; the sample's three mechanisms are there with
+    the host each is on (S07 Run key, S08 scheduled task, S13 crontab)."""
+    rows = stack(batch)
+    found = {(r["category"], r["value"]): r["hosts"] for r in rows}
+    assert found[("autoruns", "crontab of bob")] == ["srv01"]
+    assert found[("scheduled_tasks", "c:\\windows\\system32\\tasks\\microsoftedgeupdatetaskcore")] == [
+        "WS01.corp.example.com"
+    ]
+    run_key = next(
+        v
+        for c, v in found
+        if c == "autoruns"
+        and v.endswith("\\run\\msupdate = C:\\Users\\alice\\AppData\\Roaming\\MsUpdate\\msupdate.exe")
+    )
+    assert found[("autoruns", run_key)] == ["WS01.corp.example.com"]
+    assert rows[0]["host_count"] == 1 and rows == sorted(
+        rows, key=lambda r: (r["host_count"], r["count"], r["category"], r["value"])
+    )
