@@ -182,6 +182,9 @@ def _parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--case", required=True, help="the batch folder (items/<key>/ per item, triage.csv)")
     p.add_argument("--workers", type=int, default=None, help="items at once (default: the cores)")
+    p.add_argument(
+        "--scheduler", metavar="tcp://HOST:PORT", help="run the items on this Dask cluster instead"
+    )
     p.add_argument("--sigma", nargs="+", default=[], metavar="PATH")
     p.add_argument("--intel", nargs="+", default=[], metavar="PATH")
     p.add_argument("--yara", nargs="+", default=[], metavar="PATH")
@@ -542,8 +545,10 @@ def _triage(args: argparse.Namespace, err: Console) -> int:
     from forensics.triage import Detections, summaries, triage
 
     detections = Detections(tuple(args.sigma), tuple(args.intel), tuple(args.yara))
-    report = triage(args.inputs, args.case, workers=args.workers, detections=detections,
-                    time_limit=args.time_limit, memory_mb=args.memory_limit)  # fmt: skip
+    report = triage(
+        args.inputs, args.case, workers=args.workers, detections=detections,
+        time_limit=args.time_limit, memory_mb=args.memory_limit, scheduler=args.scheduler,
+    )  # fmt: skip
     rows = [
         {**s, "high": s["findings"].get("high", 0) + s["findings"].get("critical", 0),
          "medium": s["findings"].get("medium", 0)}

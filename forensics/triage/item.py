@@ -13,13 +13,20 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import resource
 import shutil
+import subprocess
+import sys
 import time
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-__all__ = ["DONE", "Detections", "item_key", "run_item"]
+__all__ = ["ATTEMPTS", "DONE", "Detections", "ItemResult", "item_key", "run_item", "run_limited"]
+
+#: Attempts per item: the first, and one retry after its process died or overran.
+ATTEMPTS = 2
+_ERROR = "error.txt"
 
 #: The file that says an item is finished (its summary).
 DONE = "done.json"
@@ -90,3 +97,73 @@ def run_item(path: str, folder: str, detections: Detections) -> dict[str, Any]:
     tmp.write_text(json.dumps(summary, indent=1, default=str))
     os.replace(tmp, target / DONE)
     return summary
+
+
+def run_limited(
+    path: str,
+    folder: str,
+    detections: Detections,
+    time_limit: float | None = None,
+    memory_mb: int | None = None,
+) -> ItemResult:
+    """``run_item`` in a process of its own (``python -m forensics.triage.item``), with a time and
+    a memory limit, tried ``ATTEMPTS`` times; never raises. The same function runs the local
+    batch (a thread per slot waits on it) and each task on a Dask cluster (a Dask worker may not
+    fork, a subprocess it may start)."""
+    target = Path(folder)
+    done = target / DONE
+    if done.exists():
+        summary = json.loads(done.read_text())
+        return ItemResult(target.name, path, "done", summary.get("seconds", 0.0), "already triaged", summary)
+    if not Path(path).exists():
+        return ItemResult(target.name, path, "failed", reason="no such file or folder")
+    started = time.perf_counter()
+    reason = ""
+    limit = (memory_mb << 20) if memory_mb else None
+    for _ in range(ATTEMPTS):
+        command = [
+            sys.executable,
+            "-m",
+            "forensics.triage.item",
+            path,
+            folder,
+            json.dumps(asdict(detections)),
+        ]
+        try:
+            finished = subprocess.run(
+                command, timeout=time_limit, capture_output=True, text=True, check=False,
+                preexec_fn=(lambda: resource.setrlimit(resource.RLIMIT_AS, (limit, limit))) if limit else None,
+            )  # fmt: skip
+        except subprocess.TimeoutExpired:
+            reason = f"stopped after the time limit of {time_limit:g} s"
+            continue
+        if done.exists():
+            summary = json.loads(done.read_text())
+            return ItemResult(target.name, path, "done", time.perf_counter() - started, "", summary)
+        error = target / _ERROR
+        if error.exists():
+            reason = error.read_text().splitlines()[0]
+        elif finished.returncode < 0:
+            reason = f"its process was killed (signal {-finished.returncode})"
+        else:
+            last = (finished.stderr.strip().splitlines() or [""])[-1]
+            reason = f"its process ended with code {finished.returncode}: {last}".rstrip(": ")
+    return ItemResult(target.name, path, "failed", time.perf_counter() - started, reason)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """``python -m forensics.triage.item PATH FOLDER DETECTIONS_JSON``: one item, its error (if it
+    raises) in the item folder's ``error.txt`` for the runner."""
+    path, folder, spec = argv if argv is not None else sys.argv[1:]
+    detections = Detections(**{k: tuple(v) for k, v in json.loads(spec).items()})
+    try:
+        run_item(path, folder, detections)
+    except Exception as exc:
+        Path(folder).mkdir(parents=True, exist_ok=True)
+        (Path(folder) / _ERROR).write_text(f"{type(exc).__name__}: {exc}\n")
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

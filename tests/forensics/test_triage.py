@@ -129,3 +129,17 @@ def test_stacking_puts_the_persistence_among_the_rarest(batch: Path) -> None:
     assert rows[0]["host_count"] == 1 and rows == sorted(
         rows, key=lambda r: (r["host_count"], r["count"], r["category"], r["value"])
     )
+
+
+def test_same_batch_on_a_dask_cluster(batch: Path, tmp_path: Path) -> None:
+    """A real distributed LocalCluster with two worker processes runs the same tasks: the same
+    hosts, rows and hits as the local run, and a rerun on the cluster skips them all."""
+    from distributed import LocalCluster
+
+    with LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None) as cluster:
+        report = triage(ITEMS, tmp_path / "dask", detections=INTEL, scheduler=cluster.scheduler_address)
+        assert {i.status for i in report.items} == {"done"}
+        again = triage(ITEMS, tmp_path / "dask", detections=INTEL, scheduler=cluster.scheduler_address)
+        assert {i.reason for i in again.items} == {"already triaged"}
+    local = [(s["host"], s["rows"], s["ioc_hits"], s["score"]) for s in summaries(batch)]
+    assert [(s["host"], s["rows"], s["ioc_hits"], s["score"]) for s in summaries(tmp_path / "dask")] == local
