@@ -12,6 +12,7 @@ from benchmarks import (
     image_ingest,
     intel_match,
     sigma_eval,
+    triage_batch,
     yara_scan,
 )
 
@@ -62,6 +63,12 @@ def main() -> None:
         "pandas) and a backward trace over 1M edges (against networkx ancestors)"
     )
     for key, value in graph_chain.main(events).items():
+        _show(key, value)
+    hosts = int(os.environ.get("BENCH_TRIAGE_HOSTS", "20"))
+    print(
+        f"== batch triage: {hosts} generated workstations, one worker against two (batch generated once, cached)"
+    )
+    for key, value in triage_batch.main(hosts).items():
         _show(key, value)
 
 

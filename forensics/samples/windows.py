@@ -93,8 +93,9 @@ def _utc(when: datetime) -> str:
 class _Host:
     """WS01's state while events are generated: processes, pids, the output entries."""
 
-    def __init__(self, rand: random.Random) -> None:
+    def __init__(self, rand: random.Random, machine: story.Host = WS01) -> None:
         self.r = rand
+        self.machine = machine
         self.entries: list[_Entry] = []
         self.next_pid = 4000
         base = self._proc(START, "C:\\Windows\\System32\\services.exe", "C:\\Windows\\system32\\services.exe",
@@ -125,7 +126,7 @@ class _Host:
         sysmon = provider == _SYSMON[0]
         event = {
             "provider": provider, "event_id": event_id, "time_created": when, "channel": channel,
-            "computer": WS01.fqdn, "event_data": data,
+            "computer": self.machine.fqdn, "event_data": data,
             "version": system.pop("version", 0), "level": system.pop("level", 4),
             "task": system.pop("task", event_id if sysmon else 0), "opcode": system.pop("opcode", 0),
             "keywords": system.pop("keywords", 0x8000000000000000),
@@ -212,7 +213,7 @@ class _Host:
         self.add("sysmon", _SYSMON, 3, when, {
             "RuleName": "-", "UtcTime": _utc(when), "ProcessGuid": proc.guid, "ProcessId": proc.pid,
             "Image": proc.image, "User": proc.user, "Protocol": "tcp", "Initiated": True, "SourceIsIpv6": False,
-            "SourceIp": WS01.ip, "SourceHostname": WS01.fqdn, "SourcePort": sport, "SourcePortName": "-",
+            "SourceIp": self.machine.ip, "SourceHostname": self.machine.fqdn, "SourcePort": sport, "SourcePortName": "-",
             "DestinationIsIpv6": False, "DestinationIp": dst, "DestinationHostname": name or "-",
             "DestinationPort": dport, "DestinationPortName": _PORT_NAMES.get(dport, "-"),
         }, step, f"connection to {dst}:{dport}", version=5, task=3)  # fmt: skip
@@ -544,7 +545,7 @@ def _system_log(host: _Host, scale: int) -> None:
     t = START + timedelta(hours=2, minutes=11)
     while t < COLLECTED:  # the time service reports its source every 8 hours
         host.add("system", _TIME, 37, t, {
-            "TimeSource": f"dc01.corp.example.com,0x8 (ntp.d|0x8|{WS01.ip}:123->{story.DC01.ip}:123)",
+            "TimeSource": f"dc01.corp.example.com,0x8 (ntp.d|0x8|{host.machine.ip}:123->{story.DC01.ip}:123)",
         }, version=0, level=4, task=0, keywords=0x8000000000000000, pid=1880)  # fmt: skip
         t += timedelta(hours=8, seconds=r.randint(0, 30))
     # A benign service install Monday afternoon (an Edge update), a look-alike of S08's task name.
@@ -590,7 +591,7 @@ def _security_after_clear(host: _Host, scale: int) -> None:
             }, version=0, level=0, task=12548, keywords=0x8020000000000000, pid=_LSASS_PID)  # fmt: skip
         else:
             host.add("security", _SECURITY, 4798, when, {
-                "TargetUserName": "alice", "TargetDomainName": "WS01", "TargetSid": Sid(ALICE[2]),
+                "TargetUserName": "alice", "TargetDomainName": host.machine.name, "TargetSid": Sid(ALICE[2]),
                 "SubjectUserSid": Sid(ALICE[2]), "SubjectUserName": "alice", "SubjectDomainName": "CORP",
                 "SubjectLogonId": Hex64(_DAY_LOGON[1]), "CallerProcessId": Hex64(host.explorer[1].pid),
                 "CallerProcessName": "C:\\Windows\\explorer.exe",
@@ -600,17 +601,23 @@ def _security_after_clear(host: _Host, scale: int) -> None:
 # --- writing ----------------------------------------------------------------------------------
 
 
-def generate(out: Path, plan: Attack, seed: int, scale: int = 1) -> list[ArtifactReport]:
-    """Write WS01's four logs under ``out/WS01``; one report per log."""
-    host = _Host(story.rng(seed, "windows"))
+def generate(
+    out: Path, plan: Attack, seed: int, scale: int = 1, machine: story.Host = WS01, compromised: bool = True
+) -> list[ArtifactReport]:
+    """Write WS01's four logs under ``out/WS01``; one report per log. ``machine`` and
+    ``compromised`` make other workstations of the same office (a triage batch's hosts): the same
+    background under another name, with the intrusion or without it."""
+    host = _Host(story.rng(seed, "windows"), machine)
     _background(host, scale)
-    _attack(host, plan)
+    if compromised:
+        _attack(host, plan)
     reports = []
     for log, name in LOGS.items():
+        name = name.replace("WS01/", f"{machine.name}/", 1)
         entries = sorted((e for e in host.entries if e.log == log), key=lambda e: e.event["time_created"])
         if log == "security":  # the log was cleared at S17: only what followed remains
             entries = [e for e in entries if e.event["time_created"] >= _cleared()]
-        report = ArtifactReport(name, "WS01", "evtx", events=len(entries))
+        report = ArtifactReport(name, machine.name, "evtx", events=len(entries))
         path = out / name
         path.parent.mkdir(parents=True, exist_ok=True)
         write_evtx(path, (e.event for e in entries))
