@@ -22,7 +22,15 @@ from typing import Any
 
 from forensics.triage.item import DONE, Detections, ItemResult, item_key, run_limited
 
-__all__ = ["Detections", "ItemResult", "TriageReport", "summaries", "triage"]
+__all__ = [
+    "Detections",
+    "ItemResult",
+    "TriageReport",
+    "stacking_frame",
+    "summaries",
+    "summary_frame",
+    "triage",
+]
 
 
 @dataclass
@@ -79,3 +87,29 @@ def summaries(root: str | Path) -> list[dict[str, Any]]:
     """The finished items' summaries of a batch, the highest score first."""
     found = [json.loads(p.read_text()) for p in sorted(Path(root).glob(f"items/*/{DONE}"))]
     return sorted(found, key=lambda s: (-s["score"], s.get("host") or ""))
+
+
+def summary_frame(root: str | Path) -> Any:
+    """``summaries`` as a pandas DataFrame, one row per host, the highest score first (findings by
+    level as columns ``critical``...``informational``)."""
+    import pandas as pd
+
+    rows = []
+    for s in summaries(root):
+        levels = {
+            level: s["findings"].get(level, 0)
+            for level in ("critical", "high", "medium", "low", "informational")
+        }
+        rows.append(
+            {k: v for k, v in s.items() if k not in ("findings", "by_source", "evidence", "ingest")} | levels
+        )
+    return pd.DataFrame(rows)
+
+
+def stacking_frame(root: str | Path) -> Any:
+    """The batch's stacking (``stacking.stack``) as a pandas DataFrame, rarest first."""
+    import pandas as pd
+
+    from forensics.triage.stacking import stack
+
+    return pd.DataFrame(stack(root))

@@ -143,3 +143,14 @@ def test_same_batch_on_a_dask_cluster(batch: Path, tmp_path: Path) -> None:
         assert {i.reason for i in again.items} == {"already triaged"}
     local = [(s["host"], s["rows"], s["ioc_hits"], s["score"]) for s in summaries(batch)]
     assert [(s["host"], s["rows"], s["ioc_hits"], s["score"]) for s in summaries(tmp_path / "dask")] == local
+
+
+def test_frames_for_notebooks(batch: Path) -> None:
+    from forensics.triage import stacking_frame, summary_frame
+
+    hosts = summary_frame(batch)
+    assert list(hosts.host) == ["network", "WS01.corp.example.com", "srv01"]
+    assert list(hosts.ioc_hits) == [418, 366, 2] and int(hosts.critical.sum()) == 0
+    stacked = stacking_frame(batch)
+    assert list(stacked.columns[:3]) == ["category", "value", "hosts"]
+    assert int(stacked.host_count.max()) == 1  # three items, each its own host
