@@ -106,7 +106,7 @@ def run_limited(
     time_limit: float | None = None,
     memory_mb: int | None = None,
 ) -> ItemResult:
-    """``run_item`` in a process of its own (``python -m forensics.triage.item``), with a time and
+    """``run_item`` in a process of its own (``python -m forensics.triage``), with a time and
     a memory limit, tried ``ATTEMPTS`` times; never raises. The same function runs the local
     batch (a thread per slot waits on it) and each task on a Dask cluster (a Dask worker may not
     fork, a subprocess it may start)."""
@@ -121,14 +121,7 @@ def run_limited(
     reason = ""
     limit = (memory_mb << 20) if memory_mb else None
     for _ in range(ATTEMPTS):
-        command = [
-            sys.executable,
-            "-m",
-            "forensics.triage.item",
-            path,
-            folder,
-            json.dumps(asdict(detections)),
-        ]
+        command = [sys.executable, "-m", "forensics.triage", path, folder, json.dumps(asdict(detections))]
         try:
             finished = subprocess.run(
                 command, timeout=time_limit, capture_output=True, text=True, check=False,
@@ -152,7 +145,7 @@ def run_limited(
 
 
 def main(argv: list[str] | None = None) -> int:
-    """``python -m forensics.triage.item PATH FOLDER DETECTIONS_JSON``: one item, its error (if it
+    """``python -m forensics.triage PATH FOLDER DETECTIONS_JSON``: one item, its error (if it
     raises) in the item folder's ``error.txt`` for the runner."""
     path, folder, spec = argv if argv is not None else sys.argv[1:]
     detections = Detections(**{k: tuple(v) for k, v in json.loads(spec).items()})
@@ -169,7 +162,3 @@ def main(argv: list[str] | None = None) -> int:
         (Path(folder) / _ERROR).write_text(f"{type(exc).__name__}: {exc}\n")
         return 1
     return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())
