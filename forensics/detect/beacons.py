@@ -87,7 +87,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-__all__ = ["COLUMNS", "INTERNAL_NETWORKS", "beacons", "describe_period", "is_internal"]
+__all__ = ["COLUMNS", "INTERNAL_NETWORKS", "beacons", "describe_period", "is_external", "is_internal"]
 
 #: Networks whose hosts are "ours" (override with ``internal=``).
 INTERNAL_NETWORKS: tuple[str, ...] = (
@@ -304,6 +304,15 @@ def is_internal(ip: str, internal: Sequence[str] | None = None) -> bool:
         np.array([ip], dtype=object), _networks(INTERNAL_NETWORKS if internal is None else internal)
     )
     return bool(kinds[0] == 1)
+
+
+def is_external(ip: str, internal: Sequence[str] | None = None) -> bool:
+    """Whether ``ip`` is one unicast host outside the internal networks (malformed, multicast
+    and unspecified addresses are neither internal nor external)."""
+    kinds = _kinds(
+        np.array([ip], dtype=object), _networks(INTERNAL_NETWORKS if internal is None else internal)
+    )
+    return bool(kinds[0] == 0)
 
 
 def describe_period(seconds: float) -> str:

@@ -17,7 +17,6 @@ sha256 and the record), and the ATT&CK techniques of the findings on those rows.
 
 from __future__ import annotations
 
-import ipaddress
 import re
 from collections.abc import Iterable
 from dataclasses import asdict, dataclass, field
@@ -26,8 +25,10 @@ from typing import Any
 
 import networkx as nx
 
+from forensics.detect.beacons import is_external
 from forensics.graph.build import describe
 from forensics.graph.edges import Edge
+from forensics.graph.nodes import MEETING_KINDS
 from forensics.graph.trace import BENIGN_PARENTS, NOT_CAUSES, backward, forward
 
 __all__ = ["Chain", "Step", "chain_from", "merge"]
@@ -35,7 +36,6 @@ __all__ = ["Chain", "Step", "chain_from", "merge"]
 #: Actions that bring an artifact or a session in (an entry, once it acts in turn).
 _BRINGS = {"created", "logged on", "ran"}
 _STARTS = {"spawned", "started", "ran"}
-_MEETING = frozenset({"ip", "domain", "url"})
 #: Registry keys that make something run (autostart, services, hijacks) or weaken defences:
 #: their writes are steps of their own; other writes by one actor are folded into one step.
 _PERSISTENCE = re.compile(
@@ -127,7 +127,9 @@ def merge(chain: Chain, others: list[Chain]) -> Chain:
 def _entities(chain: Chain) -> set[str]:
     """What a chain's steps act on and with, but the places where unrelated activity meets
     (addresses, domains, URLs: a DNS forwarder resolving the same name is not the same attack)."""
-    return {k for s in chain.steps for k in (s.actor_id, s.object_id) if k.split(":", 1)[0] not in _MEETING}
+    return {
+        k for s in chain.steps for k in (s.actor_id, s.object_id) if k.split(":", 1)[0] not in MEETING_KINDS
+    }
 
 
 def root_cause(graph: nx.MultiDiGraph, history: list[Edge]) -> Edge | None:
@@ -152,7 +154,7 @@ def chain_from(
     impact forward from their objects (those they pass control to)."""
     techniques = techniques or {}
     objects = [(e.dst, e.time) for e in point_edges if e.action not in NOT_CAUSES]
-    actors = [(e.src, e.time) for e in point_edges if e.src.split(":", 1)[0] not in _MEETING]
+    actors = [(e.src, e.time) for e in point_edges if e.src.split(":", 1)[0] not in MEETING_KINDS]
     history = [*point_edges, *backward(graph, actors)]
     root = root_cause(graph, history)
     if root is None:
@@ -256,7 +258,7 @@ def _impact(graph: nx.MultiDiGraph, edges: list[Edge]) -> dict[str, list[str]]:
             details = dict(describe(graph, node).details)
             if node.startswith("file:"):
                 impact["files"].add(details.get("path") or _label(graph, node))
-            elif node.startswith("ip:") and _external(node[3:]):
+            elif node.startswith("ip:") and is_external(node[3:]):
                 impact["remote_addresses"].add(node[3:])
             elif node.startswith("flow:"):
                 flows.add(node)
@@ -269,28 +271,11 @@ def _impact(graph: nx.MultiDiGraph, edges: list[Edge]) -> dict[str, list[str]]:
     impact["hosts"].discard("net")
     for flow in flows:
         server = graph.graph.get("sent", {}).get(flow, (None, 0))[0]
-        if server and _external(server):
+        if server and is_external(server):
             impact["remote_addresses"].add(server)
     out = {k: sorted(v) for k, v in impact.items()}
     out["sent_out"] = _sent_out(graph, flows)
     return out
-
-
-#: Addresses inside an organisation (RFC 1918, CGNAT, loopback, link-local, ULA). Not
-#: ``is_private``: it also counts the documentation ranges, which examples and labs use as "outside".
-_INTERNAL = tuple(
-    ipaddress.ip_network(n)
-    for n in ("10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16", "100.64.0.0/10", "127.0.0.0/8", "169.254.0.0/16",
-              "fc00::/7", "fe80::/10", "::1/128")
-)  # fmt: skip
-
-
-def _external(address: str) -> bool:
-    try:
-        ip = ipaddress.ip_address(address)
-    except ValueError:
-        return False
-    return not any(ip.version == net.version and ip in net for net in _INTERNAL)
 
 
 def _sent_out(graph: nx.MultiDiGraph, flows: set[str]) -> list[str]:
@@ -299,7 +284,7 @@ def _sent_out(graph: nx.MultiDiGraph, flows: set[str]) -> list[str]:
     sent: dict[str, list[int]] = {}
     for flow in flows:
         server, size = graph.graph.get("sent", {}).get(flow, (None, 0))
-        if server and _external(server):
+        if server and is_external(server):
             sent.setdefault(server, []).append(size)
     ranked = sorted(sent.items(), key=lambda item: -sum(item[1]))
     return [

@@ -18,9 +18,10 @@ import matplotlib.pyplot as plt
 
 from forensics.graph.chain import Chain
 
-__all__ = ["chain_figure", "lanes"]
+__all__ = ["COLOURS", "chain_figure", "lanes", "links"]
 
-_COLOURS = {"spawned": "#1f77b4", "created": "#2ca02c", "connected": "#d62728", "logged on": "#9467bd",
+#: Marker colour per action (grey for the others), the figure's and the notebook SVG's.
+COLOURS = {"spawned": "#1f77b4", "created": "#2ca02c", "connected": "#d62728", "logged on": "#9467bd",
             "ran": "#8c564b", "set": "#e377c2", "accessed": "#ff7f0e"}  # fmt: skip
 
 
@@ -35,13 +36,13 @@ def chain_figure(chain: Chain, path: str | Path, title: str | None = None) -> Pa
     xs = list(range(len(steps)))
     for x, step in zip(xs, steps, strict=True):
         y = lane[step.host]
-        colour = _COLOURS.get(step.action, "#7f7f7f")
+        colour = COLOURS.get(step.action, "#7f7f7f")
         ax.scatter([x], [y], s=60 + 8 * min(step.count, 20), color=colour, zorder=3)
         count = f" x{step.count}" if step.count > 1 else ""
         label = f"{step.actor}\n{step.action} {step.object[:38]}{count}"
         ax.annotate(label, (x, y), xytext=(0, 12 if x % 2 else -26), textcoords="offset points",
                     ha="center", fontsize=6.5, rotation=0)  # fmt: skip
-    for (x1, a), (x2, b) in _links(steps):
+    for (x1, a), (x2, b) in links(steps):
         ax.annotate("", (x2, lane[b.host]), (x1, lane[a.host]),
                     arrowprops={"arrowstyle": "->", "color": "#999999", "lw": 0.8}, zorder=1)  # fmt: skip
     ax.set_yticks(range(len(hosts)), hosts)
@@ -72,7 +73,7 @@ def lanes(steps: list) -> dict[str, int]:
     return {h: i for i, h in enumerate(hosts)}
 
 
-def _links(steps: list) -> list[tuple[tuple[int, object], tuple[int, object]]]:
+def links(steps: list) -> list[tuple[tuple[int, object], tuple[int, object]]]:
     """Pairs of steps where the later one's actor is the earlier one's object (the path)."""
     out = []
     first: dict[str, int] = {}

@@ -10,13 +10,11 @@ from __future__ import annotations
 from html import escape
 
 from forensics.graph.chain import Chain
-from forensics.graph.figure import _links, lanes
+from forensics.graph.figure import COLOURS, lanes, links
 
 __all__ = ["chain_svg"]
 
 _X0, _DX, _Y0, _DY = 110, 64, 40, 90
-_COLOURS = {"spawned": "#1f77b4", "created": "#2ca02c", "connected": "#d62728", "logged on": "#9467bd",
-            "ran": "#8c564b", "set": "#e377c2", "accessed": "#ff7f0e"}  # fmt: skip
 
 
 def _tooltip(step) -> str:
@@ -51,14 +49,14 @@ def chain_svg(chain: Chain) -> str:
         y = _Y0 + _DY * i
         out.append(f'<text x="8" y="{y + 4}" font-weight="bold">{escape(host)}</text>')
         out.append(f'<line x1="{_X0 - 20}" y1="{y}" x2="{width - 20}" y2="{y}" stroke="#eeeeee"/>')
-    for (i, a), (j, b) in _links(steps):
+    for (i, a), (j, b) in links(steps):
         out.append(
             f'<line x1="{_X0 + _DX * i}" y1="{_Y0 + _DY * lane[a.host]}" x2="{_X0 + _DX * j}" '
             f'y2="{_Y0 + _DY * lane[b.host]}" stroke="#bbbbbb" stroke-width="1"/>'
         )
     for i, step in enumerate(steps):
         x, y = _X0 + _DX * i, _Y0 + _DY * lane[step.host]
-        colour = _COLOURS.get(step.action, "#7f7f7f")
+        colour = COLOURS.get(step.action, "#7f7f7f")
         radius = 5 + min(step.count, 20) // 4
         out.append(
             f'<g><title>{_tooltip(step)}</title><circle cx="{x}" cy="{y}" r="{radius}" fill="{colour}"/>'

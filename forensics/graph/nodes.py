@@ -13,7 +13,8 @@ import functools
 import ipaddress
 
 __all__ = [
-    "KINDS",
+    "MACHINE_LOGONS",
+    "MEETING_KINDS",
     "account",
     "address",
     "content",
@@ -21,7 +22,6 @@ __all__ = [
     "file",
     "flow",
     "host_key",
-    "kind_of",
     "logon_session",
     "process",
     "registry",
@@ -30,8 +30,12 @@ __all__ = [
     "url",
 ]
 
-#: Node kinds, as the prefix of their keys.
-KINDS = ("host", "acct", "session", "proc", "file", "reg", "domain", "ip", "flow", "url")
+#: Kinds of node where unrelated activity meets (many hosts ask for one domain, reach one
+#: address): traces do not walk through them and chains are not merged on them.
+MEETING_KINDS = frozenset({"ip", "domain", "url"})
+#: Windows logon ids of the machine's own sessions (none, SYSTEM, LOCAL SERVICE, NETWORK
+#: SERVICE): no user session to join.
+MACHINE_LOGONS = frozenset({"0x0", "0x3e7", "0x3e4", "0x3e5"})
 
 
 @functools.lru_cache(maxsize=4096)
@@ -109,7 +113,3 @@ def unc(path: str) -> str:
         parts = path[2:].split("\\", 1)
         return "\\\\*\\" + (parts[1] if len(parts) > 1 else "")
     return path
-
-
-def kind_of(key: str) -> str:
-    return key.split(":", 1)[0]

@@ -18,6 +18,7 @@ from collections.abc import Iterable
 
 import networkx as nx
 
+from forensics.graph import nodes
 from forensics.graph.build import describe
 from forensics.graph.edges import Edge
 
@@ -46,7 +47,7 @@ def _process_neighbours(graph: nx.MultiDiGraph, node: str) -> int:
 
 def _stops(graph: nx.MultiDiGraph, node: str, max_fanout: int) -> bool:
     kind = node.split(":", 1)[0]
-    if kind in ("ip", "domain", "url"):
+    if kind in nodes.MEETING_KINDS:
         return True  # where many hosts meet: joined through flows, never walked through
     if kind == "proc" and describe(graph, node).label.lower() in BENIGN_PARENTS:
         return True

@@ -53,8 +53,6 @@ SYSMON_HOSTS = (
 _PROTOCOLS = {"tcp": 6, "udp": 17}
 #: Where a command line's output goes (``> file``, ``1> \\\\host\\share\\file``).
 _REDIRECT = re.compile(r"\d?>>?\s*(\"[^\"]+\"|[^\s]+)")
-#: Logon ids of the machine's own sessions and none: no user session to join.
-_MACHINE = frozenset({"0x0", "0x3e7", "0x3e4", "0x3e5"})
 #: A Windows path with an extension, as command lines name the documents they open.
 _PATH = re.compile(r"[A-Za-z]:\\[^\"<>|*?\r\n]*?\.[A-Za-z0-9]{1,8}(?=[\s\"',]|$)")
 
@@ -148,7 +146,9 @@ def map_rows(
                 )
             processes.append((host, t, proc, r["process_command_line"] or image))
             logon = (r["target_logon"] or "").lower()
-            if logon and logon not in _MACHINE:  # started in a user's session (WMI, runas, a remote shell)
+            if (
+                logon and logon not in nodes.MACHINE_LOGONS
+            ):  # started in a user's session (WMI, runas, a remote shell)
                 edge(nodes.logon_session(host, logon), proc, "started", r["process_command_line"] or image)
             outputs = set()
             command = r["process_command_line"] or ""

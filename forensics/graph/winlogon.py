@@ -15,6 +15,7 @@ address on that host within ``SAME_CLIENT_US``: stated, not guessed silently, by
 
 from __future__ import annotations
 
+import bisect
 import re
 import xml.etree.ElementTree as ET
 from collections.abc import Iterator
@@ -45,8 +46,6 @@ ORDER BY t
 """
 #: A session without an address joins the same account's session from an address this close before.
 SAME_CLIENT_US = 10_000_000
-#: Logon ids of the machine's own sessions (SYSTEM, LOCAL SERVICE, NETWORK SERVICE) and none.
-_MACHINE = frozenset({"0x0", "0x3e7", "0x3e4", "0x3e5"})
 _ENV = {
     "%comspec%": "c:\\windows\\system32\\cmd.exe",
     "%windir%": "c:\\windows",
@@ -112,7 +111,7 @@ def map_rows(rows: Iterator[dict[str, Any]], processes: list[Process]) -> tuple[
                               r["source_file"], text))  # fmt: skip
 
         logon = (r["target_logon"] if code == "4624" else r["subject_logon"]) or ""
-        session = nodes.logon_session(host, logon) if logon and logon not in _MACHINE else None
+        session = nodes.logon_session(host, logon) if logon and logon not in nodes.MACHINE_LOGONS else None
         if session and session not in labels:
             labels[session] = Node(
                 session, f"{r['user_name'] or '?'}@{host} ({logon})", (("logon_id", logon),)
@@ -179,13 +178,18 @@ def map_rows(rows: Iterator[dict[str, Any]], processes: list[Process]) -> tuple[
 def _runs(
     launched: list[tuple[str, int, str, str, dict[str, Any]]], processes: list[Process]
 ) -> Iterator[Edge]:
-    """Service or task -> the first process started after it with its command line."""
-    by_host: dict[str, list[Process]] = {}
-    for process in processes:
-        by_host.setdefault(process[0], []).append(process)
+    """Service or task -> the first process started after it with its command line. Processes
+    come in time order; they are indexed by (host, command) once, and only when something was
+    launched."""
+    if not launched:
+        return
+    started: dict[tuple[str, str], list[tuple[int, str, str]]] = {}
+    for host, start, key, line in processes:
+        started.setdefault((host, _command(line)), []).append((start, key, line))
     for host, t, source, command, r in launched:
-        for _, start, key, line in sorted(by_host.get(host, []), key=lambda p: p[1]):
-            if start >= t and _command(line) == command:
-                yield Edge(source, key, start, "ran", host, r["source"], r["evidence_id"], r["source_record"],
-                           r["source_file"], line)  # fmt: skip
-                break
+        candidates = started.get((host, command), [])
+        at = bisect.bisect_left(candidates, (t,))
+        if at < len(candidates):
+            start, key, line = candidates[at]
+            yield Edge(source, key, start, "ran", host, r["source"], r["evidence_id"], r["source_record"],
+                       r["source_file"], line)  # fmt: skip

@@ -6,6 +6,7 @@ one compromised host has and the others do not rises to the top.
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Any
 
@@ -81,6 +82,4 @@ def stack(root: str | Path, categories: tuple[str, ...] = tuple(CATEGORIES)) -> 
 
 
 def _host(done: Path) -> str:
-    import json
-
     return json.loads(done.read_text()).get("host") or done.parent.name

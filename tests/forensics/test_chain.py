@@ -16,7 +16,7 @@ from forensics import Case
 from forensics.cli import main as cli
 from forensics.graph import Chain, ChainError, case_chain, clock
 from forensics.graph.build import build_graph, collect, describe
-from forensics.graph.figure import _links, chain_figure
+from forensics.graph.figure import chain_figure, links
 
 SAMPLE = Path(__file__).resolve().parents[2] / "sample_data" / "case01"
 
@@ -178,7 +178,7 @@ def test_figure_puts_hosts_in_lanes_and_links_the_move_across(case: Case, tmp_pa
     out = chain_figure(chain, tmp_path / "chain.png")
     assert out.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and out.stat().st_size > 20_000
     crossing = [
-        (a.host, b.host, a.action, b.action) for (_, a), (_, b) in _links(chain.steps) if a.host != b.host
+        (a.host, b.host, a.action, b.action) for (_, a), (_, b) in links(chain.steps) if a.host != b.host
     ]
     assert ("ws01", "srv01", "connected", "logged on") in crossing  # ssh.exe's flow carried bob's logon
     assert ("ws01", "net", "connected", "requested") in crossing  # the download seen on the wire
