@@ -422,7 +422,7 @@ def _detect(args: argparse.Namespace, err: Console) -> int:
 
         yara = detect_yara(case, args.yara, args.scan, run=args.run)
         _engine_summary(
-            err, "yara", yara.summary(), [f"{w.path}: {w.kind}: {w.reason}" for w in yara.warnings]
+            err, "yara", yara.summary(), [f"{w.path}: {w.kind}: {w.reason}" for w in yara.warnings], args.case
         )
     return 0
 

@@ -107,3 +107,20 @@ def test_detect_names_each_rule_and_line_it_cannot_use(
     ]
     fired = case.sql("SELECT DISTINCT rule_id, engine FROM findings WHERE engine IN ('sigma', 'ioc')")
     assert "66666666-2222-3333-4444-555555555555" in set(fired.rule_id)
+
+
+def test_detect_yara_over_the_carved_files(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    """``--yara`` scans the case's evidence and the files the capture carried (``--carve``)."""
+    case_dir = tmp_path / "case"
+    assert main(["ingest", str(SAMPLE / "network"), "--case", str(case_dir), "--carve", "--quiet"]) == 0
+    assert main(["detect", "--case", str(case_dir), "--yara", str(SAMPLE / "intel" / "msupdate.yar")]) == 0
+    assert "matches 2; files_matched 2" in capsys.readouterr().err.replace("\n", " ")
+    hits = (
+        Case.open(case_dir)
+        .sql("SELECT DISTINCT rule_id FROM findings WHERE engine = 'yara' ORDER BY 1")
+        .rule_id.tolist()
+    )
+    assert hits == [
+        "msupdate:Tracehound_Sample_MsUpdate_Implant",
+        "msupdate:Tracehound_Sample_Sysupd_Backdoor",
+    ]
