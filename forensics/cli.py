@@ -176,6 +176,17 @@ def _parser() -> argparse.ArgumentParser:
     )
     p.set_defaults(func=_chain)
 
+    p = sub.add_parser("report", help="the post-incident report: one HTML file, a PDF of it, or Markdown")
+    p.add_argument("--case", required=True)
+    p.add_argument("--out", required=True, help="the file to write (its suffix gives the format by default)")
+    p.add_argument(
+        "--format", choices=("html", "pdf", "md"), help="default: by the suffix of --out, else html"
+    )
+    p.add_argument("--chain", default="latest", help="the stored chain to report (chains/NAME.json); "
+                   "without one, the chain of the strongest findings")  # fmt: skip
+    p.add_argument("--title", help="default: Incident report: case NAME")
+    p.set_defaults(func=_report)
+
     p = sub.add_parser("triage", help="many evidence items in parallel, each its own case; hosts by score")
     p.add_argument(
         "inputs", nargs="+", metavar="INPUT", help="images, collections, folders of logs, captures"
@@ -532,6 +543,19 @@ def _chain(args: argparse.Namespace, err: Console) -> int:
     for line in chain.clock:
         print(f"clock: {line}")
     err.print(f"stored in {case.root / 'chains' / (args.name + '.json')}")
+    return 0
+
+
+def _report(args: argparse.Namespace, err: Console) -> int:
+    """Write the report; print its path and three lines: root cause, hosts affected, findings."""
+    from forensics.report import gather, summary_lines, write_report
+
+    case = Case.open(args.case)
+    report = gather(case, chain_name=args.chain, title=args.title)
+    out = write_report(case, report, args.out, args.format)
+    print(f"report:         {out.resolve()}")
+    for line in summary_lines(report):
+        print(line)
     return 0
 
 

@@ -5,7 +5,8 @@ README for the story). The demo ingests the evidence folders of the two hosts an
 network into a case (``sample_data/demo_case``), prints the ingest summary, then the WS01
 timeline from the phishing document to the payload's first beacon, SRV01's side (its disk
 image), from the LAN capture the beacon found by its period and the files carried over HTTP,
-then matches the case's threat intel and draws the attack chain back to its root cause.
+then matches the case's threat intel, YARA rules and (when the shared corpus is there)
+SigmaHQ's rules, draws the attack chain back to its root cause and writes the report.
 """
 
 from __future__ import annotations
@@ -20,6 +21,16 @@ __all__ = ["SAMPLE", "main"]
 SAMPLE = Path(__file__).resolve().parents[1] / "sample_data" / "case01"
 #: The evidence folders of the case (intel/ and the ground truth are not evidence).
 EVIDENCE = ("WS01", "SRV01", "network")
+
+
+#: SigmaHQ's rules, when the shared corpus is beside the project (the project ships none of its own).
+SIGMA = Path(__file__).resolve().parents[2] / "shared" / "corpus" / "sigma" / "rules"
+
+
+def _sigma() -> list[str]:
+    """``--sigma`` over SigmaHQ's Windows and Linux rules when they are there, else nothing."""
+    folders = [SIGMA / "windows", SIGMA / "linux"]
+    return ["--sigma", *map(str, folders)] if all(f.is_dir() for f in folders) else []
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -60,10 +71,9 @@ def main(argv: list[str] | None = None) -> int:
         "AND (regexp_matches(message, 'x-dosexec|x-executable') OR map_extract(fields, 'method')[1] = 'POST' "
         "OR map_extract(fields, 'is_orig')[1] = 'true') ORDER BY datetime",
     ])  # fmt: skip
-    print(
-        "\nthreat intel (the case's own STIX/CSV indicators) flags rows; the chain goes back from the strongest"
-    )
-    cli(["detect", "--case", str(case), "--intel", str(args.evidence / "intel")])
+    print("\nthreat intel, YARA and Sigma rules flag rows; the chain goes back from the strongest")
+    cli(["detect", "--case", str(case), "--intel", str(args.evidence / "intel"),
+         "--yara", str(args.evidence / "intel" / "msupdate.yar"), *_sigma()])  # fmt: skip
     print("\nthe attack chain: root cause, steps across hosts and the wire, impact")
     cli(["chain", "--case", str(case), "--auto", "--figure", str(case / "chains" / "latest.png")])
     print(f"\nevidence:     {args.evidence.resolve()} (story in README.md, answers in ground_truth.json)")
@@ -71,6 +81,8 @@ def main(argv: list[str] | None = None) -> int:
     print(
         f'next:         .venv/bin/tracehound query --case {case} --sql "SELECT event_code, count(*) FROM timeline GROUP BY 1"'
     )
+    print("\nthe post-incident report: summary, evidence, timeline, chain, findings, indicators, actions")
+    cli(["report", "--case", str(case), "--out", str(case / "report.html")])
     return 0
 
 

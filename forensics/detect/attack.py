@@ -26,6 +26,7 @@ from sigma.data.mitre_attack import (
 
 __all__ = [
     "ATTACK_VERSION",
+    "TACTICS",
     "navigator_layer",
     "tactic_name",
     "tactics_of",
@@ -39,6 +40,13 @@ _TECHNIQUE = re.compile(r"^(?:attack\.)?(t\d{4}(?:\.\d{3})?)$", re.IGNORECASE)
 _TACTIC_NAMES = {
     short: short.replace("-", " ").title().replace("And", "and") for short in mitre_attack_tactics.values()
 }
+#: Enterprise tactics (short names) in the matrix's column order, reconnaissance to impact.
+TACTICS = (
+    "reconnaissance", "resource-development", "initial-access", "execution", "persistence",
+    "privilege-escalation", "defense-evasion", "credential-access", "discovery", "lateral-movement",
+    "collection", "command-and-control", "exfiltration", "impact",
+)  # fmt: skip
+assert set(TACTICS) == set(mitre_attack_tactics.values()), "ATT&CK's tactics changed"
 
 
 def technique_id(tag: str) -> str | None:

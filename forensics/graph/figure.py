@@ -10,6 +10,7 @@ would otherwise crush the first minute to a point. Tick labels give the real UTC
 from __future__ import annotations
 
 from pathlib import Path
+from typing import BinaryIO
 
 import matplotlib
 
@@ -18,16 +19,22 @@ import matplotlib.pyplot as plt
 
 from forensics.graph.chain import Chain
 
-__all__ = ["COLOURS", "chain_figure", "lanes", "links"]
+__all__ = ["COLOURS", "chain_figure", "lanes", "links", "plain"]
 
 #: Marker colour per action (grey for the others), the figure's and the notebook SVG's.
 COLOURS = {"spawned": "#1f77b4", "created": "#2ca02c", "connected": "#d62728", "logged on": "#9467bd",
             "ran": "#8c564b", "set": "#e377c2", "accessed": "#ff7f0e"}  # fmt: skip
 
 
-def chain_figure(chain: Chain, path: str | Path, title: str | None = None) -> Path:
-    """Draw ``chain`` into ``path`` (PNG, SVG or PDF by its suffix); the path written."""
-    path = Path(path)
+def chain_figure(
+    chain: Chain, path: str | Path | BinaryIO, title: str | None = None, format: str | None = None
+) -> Path | BinaryIO:
+    """Draw ``chain`` into ``path`` (PNG, SVG or PDF by its suffix, or ``format`` for a binary
+    file object); the path written. Labels are plain text: a ``$`` in a command line is no math."""
+    return _draw(chain, path if hasattr(path, "write") else Path(path), title, format)
+
+
+def _draw(chain: Chain, path: Path | BinaryIO, title: str | None, format: str | None) -> Path | BinaryIO:
     steps = chain.steps
     lane = lanes(steps)
     hosts = list(lane)
@@ -39,13 +46,13 @@ def chain_figure(chain: Chain, path: str | Path, title: str | None = None) -> Pa
         colour = COLOURS.get(step.action, "#7f7f7f")
         ax.scatter([x], [y], s=60 + 8 * min(step.count, 20), color=colour, zorder=3)
         count = f" x{step.count}" if step.count > 1 else ""
-        label = f"{step.actor}\n{step.action} {step.object[:38]}{count}"
+        label = plain(f"{step.actor}\n{step.action} {step.object[:38]}{count}")
         ax.annotate(label, (x, y), xytext=(0, 12 if x % 2 else -26), textcoords="offset points",
                     ha="center", fontsize=6.5, rotation=0)  # fmt: skip
     for (x1, a), (x2, b) in links(steps):
         ax.annotate("", (x2, lane[b.host]), (x1, lane[a.host]),
                     arrowprops={"arrowstyle": "->", "color": "#999999", "lw": 0.8}, zorder=1)  # fmt: skip
-    ax.set_yticks(range(len(hosts)), hosts)
+    ax.set_yticks(range(len(hosts)), [plain(h) for h in hosts])
     ax.set_ylim(-0.8, len(hosts) - 0.2)
     ticks = xs[:: max(1, len(xs) // 8)]
     ax.set_xticks(ticks, [steps[i].time[11:19] for i in ticks], fontsize=7)
@@ -54,15 +61,20 @@ def chain_figure(chain: Chain, path: str | Path, title: str | None = None) -> Pa
     )
     root = chain.root_cause
     ax.set_title(
-        title or (f"root cause: {root.actor} {root.action} {root.object}" if root else chain.answer),
+        plain(title or (f"root cause: {root.actor} {root.action} {root.object}" if root else chain.answer)),
         fontsize=9,
     )
     for side in ("top", "right"):
         ax.spines[side].set_visible(False)
     fig.tight_layout()
-    fig.savefig(path, dpi=150)
+    fig.savefig(path, dpi=150, format=format, **({"metadata": {"Date": None}} if format == "svg" else {}))
     plt.close(fig)
     return path
+
+
+def plain(text: str) -> str:
+    """Evidence text as matplotlib draws it literally: ``$`` would start math."""
+    return text.replace("$", r"\$")
 
 
 def lanes(steps: list) -> dict[str, int]:

@@ -19,7 +19,7 @@ from __future__ import annotations
 
 # write_findings, _MACROS and _URLS: re-exported for tests that use them through this package
 from forensics.detect.findings import write_findings as write_findings
-from forensics.detect.intel.export import export_seen
+from forensics.detect.intel.export import blocklist, export_seen, seen_indicators
 from forensics.detect.intel.indicators import COLUMNS, KINDS, SCHEMA, IntelWarning, normalise, normalise_url
 from forensics.detect.intel.load import load_indicators
 from forensics.detect.intel.match import _MACROS as _MACROS
@@ -38,10 +38,12 @@ __all__ = [
     "SCHEMA",
     "IntelReport",
     "IntelWarning",
+    "blocklist",
     "detect_intel",
     "export_seen",
     "load_indicators",
     "match",
     "normalise",
     "normalise_url",
+    "seen_indicators",
 ]

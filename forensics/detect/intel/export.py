@@ -26,7 +26,7 @@ if TYPE_CHECKING:
 _NAMESPACE = uuid.UUID("5c8f3a8e-2f0e-4f43-9a55-8f1f6f0c7e11")  # Tracehound's, for stable STIX ids
 
 
-def _seen(case: Case) -> list[dict[str, Any]]:
+def seen_indicators(case: Case) -> list[dict[str, Any]]:
     """One entry per (kind, indicator value) that matched in the case, in ``KINDS`` order."""
     rows = case.arrow(
         f"""
@@ -67,6 +67,16 @@ def _seen(case: Case) -> list[dict[str, Any]]:
             {**have, **{k: sorted(have[k]) for k in ("hosts", "rules", "techniques", "tactics", "sources")}}
         )
     return sorted(out, key=lambda r: (order.get(r["kind"], len(KINDS)), r["value"]))
+
+
+def blocklist(seen: list[dict[str, Any]], case_name: str) -> str:
+    """``seen_indicators`` as a blocklist: values one per line, grouped by kind under ``#`` headers."""
+    lines = [f"# Tracehound: {len(seen)} indicators seen in case {case_name}"]
+    for kind in KINDS:
+        values = [row["value"] for row in seen if row["kind"] == kind]
+        if values:
+            lines += ["", f"# {kind} ({len(values)})", *values]
+    return "\n".join(lines) + "\n"
 
 
 def _stix_string(text: str) -> str:
@@ -110,16 +120,11 @@ def export_seen(
     valid_from, labels and descriptions; without it valid_from is the first sighting."""
     if format not in ("blocklist", "stix"):
         raise ValueError(f"format must be 'blocklist' or 'stix', not {format!r}")
-    seen = _seen(case)
+    seen = seen_indicators(case)
     out = Path(path)
     out.parent.mkdir(parents=True, exist_ok=True)
     if format == "blocklist":
-        lines = [f"# Tracehound: {len(seen)} indicators seen in case {case.root.name}"]
-        for kind in KINDS:
-            values = [row["value"] for row in seen if row["kind"] == kind]
-            if values:
-                lines += ["", f"# {kind} ({len(values)})", *values]
-        out.write_text("\n".join(lines) + "\n", encoding="utf-8")
+        out.write_text(blocklist(seen, case.root.name), encoding="utf-8")
         return out
     text = _stix_bundle(case, seen, indicators)
     out.write_text(text, encoding="utf-8")
