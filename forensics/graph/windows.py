@@ -51,8 +51,9 @@ SYSMON_HOSTS = (
     f"SELECT DISTINCT host_name FROM timeline WHERE event_channel = '{_SYSMON}' AND event_code = '1'"
 )
 _PROTOCOLS = {"tcp": 6, "udp": 17}
-#: Where a command line's output goes (``> file``, ``1> \\\\host\\share\\file``).
-_REDIRECT = re.compile(r"\d?>>?\s*(\"[^\"]+\"|[^\s]+)")
+#: Where a command line's output goes (``> file``, ``1> \\\\host\\share\\file``); a ``>`` inside a
+#: quoted argument or escaped (``^>``) is text, as cmd.exe reads it: the first alternative eats those.
+_REDIRECT = re.compile(r"\"[^\"]*\"?|\^>|\d?>>?\s*(\"[^\"]+\"|[^\s\"<>|&]+)")
 #: A Windows path with an extension, as command lines name the documents they open.
 _PATH = re.compile(r"[A-Za-z]:\\[^\"<>|*?\r\n]*?\.[A-Za-z0-9]{1,8}(?=[\s\"',]|$)")
 
@@ -154,7 +155,7 @@ def map_rows(
             command = r["process_command_line"] or ""
             for output in _REDIRECT.findall(command) if ">" in command else ():
                 output = output.strip('"')
-                if output[:1] not in ("&", "") and output.lower() != "nul":
+                if output and output.lower() != "nul":
                     target = nodes.file(host, output)
                     labels.setdefault(target, Node(target, output.rsplit("\\", 1)[-1], (("path", output),)))
                     edge(proc, target, "created", output)

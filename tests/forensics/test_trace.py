@@ -3,12 +3,14 @@ system processes and busy nodes stop the walk, recycled pids do not join unrelat
 
 from __future__ import annotations
 
+import pytest
+
 from forensics.graph import nodes
 from forensics.graph.build import graph_from
 from forensics.graph.chain import root_cause
 from forensics.graph.edges import Edge, Node
 from forensics.graph.trace import MAX_FANOUT, backward, forward
-from forensics.graph.windows import map_rows
+from forensics.graph.windows import _REDIRECT, map_rows
 
 
 def _edge(src: str, dst: str, t: int, action: str, record: int) -> Edge:
@@ -86,3 +88,16 @@ def test_security_4688_parents_are_the_latest_process_with_that_pid() -> None:
     spawned = {labels[e.dst].label: e.src for e in edges if e.action == "spawned"}
     assert spawned["child-of-a.exe"] == nodes.process("ws02", None, 100, 1_000)
     assert spawned["child-of-b.exe"] == nodes.process("ws02", None, 100, 3_000)
+
+
+@pytest.mark.parametrize(
+    ("command", "outputs"),
+    [
+        ("cmd.exe /Q /c whoami 1> \\\\127.0.0.1\\ADMIN$\\__1678 2>&1", ["\\\\127.0.0.1\\ADMIN$\\__1678"]),
+        ('cmd /c type x >> "C:\\a b.txt"', ['"C:\\a b.txt"']),
+        ('ssh.exe -o "SetEnv=MOTD=<img src=x onerror="t=1">" bob@10.20.0.10', []),  # quoted: text
+        ("cmd /c echo a^>b", []),  # escaped
+    ],
+)
+def test_redirections_are_read_as_cmd_reads_them(command: str, outputs: list[str]) -> None:
+    assert [o for o in _REDIRECT.findall(command) if o] == outputs
