@@ -25,7 +25,7 @@ import duckdb
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from forensics.detect.findings import FINDINGS_DIR, empty_findings
+from forensics.detect.findings import FINDINGS_DIR, empty_findings, findings_query
 from forensics.schema import CORE_COLUMNS, empty_table
 from forensics.timeutil import parse_iso
 
@@ -85,6 +85,9 @@ _TIMELINE_VIEW = (
     + " FROM timeline_rows r LEFT JOIN (SELECT row_file, row_number, list(DISTINCT rule_title) AS titles "
     "FROM findings WHERE row_file IS NOT NULL GROUP BY ALL) f USING (row_file, row_number)"
 )
+#: ``Case.findings``: what a person reads first, the locators last.
+_FINDINGS_COLUMNS = ("datetime", "level", "engine", "rule_title", "host_name", "techniques", "message",
+                     "source", "source_file", "source_record", "file_path", "finding_id")  # fmt: skip
 # ``fields['k']`` gives a one-value list in older DuckDB and the value in newer ones (2.0 here);
 # ``map_extract`` gives the list in both, so ``map_extract(fields, 'k')[1]`` is the value either way.
 _BEACON_CONNECTIONS = """
@@ -141,6 +144,12 @@ class Case:
     def __repr__(self) -> str:
         return f"Case({str(self.root)!r})"
 
+    def _repr_html_(self) -> str:
+        """In a notebook: the folder, the evidence and the counts (``forensics.display``)."""
+        from forensics.display import case_html
+
+        return case_html(self)
+
     @property
     def store(self) -> Path:
         return self.root / STORE
@@ -191,6 +200,13 @@ class Case:
 
     def manifest(self) -> pd.DataFrame:
         return self.sql("SELECT * FROM manifest ORDER BY ingested_at, path")
+
+    def findings(
+        self, min_level: str = "informational", engine: str | None = None, limit: int | None = None
+    ) -> pd.DataFrame:
+        """The findings, most severe first, then by time (as ``tracehound findings`` lists them)."""
+        query, params = findings_query(_FINDINGS_COLUMNS, min_level, engine)
+        return self.sql(query + (f" LIMIT {int(limit)}" if limit else ""), params)
 
     def warnings(self) -> pd.DataFrame:
         return self.sql('SELECT * FROM warnings ORDER BY source_file, "offset"')

@@ -454,20 +454,12 @@ def _engine_summary(err: Console, engine: str, summary: Any, problems: list[str]
         )
 
 
-_FINDINGS_QUERY = """
-SELECT datetime, level, engine, rule_title, host_name, source, source_record, file_path, message,
-       techniques, rule_id, row_file, row_number
-FROM findings WHERE list_position(?, level) >= ? AND (? IS NULL OR engine = ?)
-ORDER BY list_position(?, level) DESC, datetime
-"""
-
-
 def _findings(args: argparse.Namespace, err: Console) -> int:
     """The findings, most severe first; optionally an ATT&CK layer and the IOC blocklist."""
+    from forensics.detect.findings import findings_query
+
     case = Case.open(args.case)
-    levels = list(LEVELS)
-    params = [levels, levels.index(args.min_level) + 1, args.engine, args.engine, levels]
-    found = case.arrow(_FINDINGS_QUERY, params)
+    found = case.arrow(*findings_query(min_level=args.min_level, engine=args.engine))
     if args.attack_layer:
         from forensics.detect.attack import navigator_layer
 

@@ -29,6 +29,7 @@ __all__ = [
     "LEVELS",
     "empty_findings",
     "finding_id",
+    "findings_query",
     "findings_table",
     "write_findings",
 ]
@@ -99,3 +100,27 @@ def write_findings(root: Path, engine: str, table: pa.Table, run: str = "default
     pq.write_table(table.cast(FINDINGS), temp, compression="zstd")
     temp.replace(path)
     return path
+
+
+#: The columns ``tracehound findings`` lists, in its order.
+LISTED = ("datetime", "level", "engine", "rule_title", "host_name", "source", "source_record", "file_path",
+          "message", "techniques", "rule_id", "row_file", "row_number")  # fmt: skip
+
+
+def findings_query(
+    columns: Iterable[str] = LISTED, min_level: str = "informational", engine: str | None = None
+) -> tuple[str, list[Any]]:
+    """The SQL and parameters listing a case's findings most severe first, then by time: from
+    ``min_level`` up, of one ``engine`` or all (``tracehound findings``, ``Case.findings``)."""
+    cols = list(columns)
+    unknown = [c for c in cols if c not in FINDINGS.names]
+    if unknown:
+        raise ValueError(f"unknown findings columns: {unknown}")
+    if min_level not in LEVELS:
+        raise ValueError(f"unknown level {min_level!r}: one of {', '.join(LEVELS)}")
+    levels = list(LEVELS)
+    query = (
+        f"SELECT {', '.join(cols)} FROM findings WHERE list_position(?, level) >= ? AND (? IS NULL OR engine = ?) "
+        "ORDER BY list_position(?, level) DESC, datetime, finding_id"
+    )
+    return query, [levels, levels.index(min_level) + 1, engine, engine, levels]

@@ -23,6 +23,9 @@ __all__ = ["PHASES", "actions"]
 
 PHASES = ("containment", "eradication", "recovery", "lessons learned")
 _TASK = re.compile(r"/tn\s+\"?([^\"/]+?)\"?\s+/", re.IGNORECASE)
+#: Programs the system ships (a LOLBin calling out is stopped, not deleted).
+_SYSTEM = re.compile(r'^"?(c:\\windows\\|%systemroot%|/usr/|/bin/|/sbin/)|^(powershell|cmd|rundll32|wevtutil|schtasks|ssh)(\.exe)?\b',
+                     re.IGNORECASE)  # fmt: skip
 _AUTOSTART = re.compile(r"\\(run|runonce|winlogon|services)(\\|$)", re.IGNORECASE)
 
 
@@ -90,7 +93,7 @@ def _eradication(report: Report) -> Iterator[Statement]:
     if dropped:
         names = ", ".join(dict.fromkeys(f"{s.text or s.object} ({s.host})" for s in dropped))
         yield _say(report, f"Preserve (hash, copy) then delete what the intrusion wrote: {names}.", dropped)
-    started = _steps(report, lambda s: s.action in ("spawned", "started") and s.count >= 1)
+    started = _steps(report, lambda s: s.action in ("spawned", "started") and not _SYSTEM.search(s.text))
     implants = [s for s in started if any(t.actor == s.object for t in report.chain.steps if t.action == "connected"
                                           and is_external(t.object))]  # fmt: skip
     for step in implants[:3]:

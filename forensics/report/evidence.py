@@ -16,6 +16,8 @@ from typing import Any
 __all__ = ["Ref", "References"]
 
 _CAPTURES = (".pcap", ".pcapng", ".cap")
+#: Sources read from text files line by line: their record is the line number.
+_LINES = {"syslog", "web_access", "shell_history", "linux_packages"}
 
 
 @dataclass(frozen=True)
@@ -44,7 +46,7 @@ class Ref:
             return f"packet {self.record}"
         if name.endswith(".evtx"):
             return f"record {self.record}"
-        if self.source.startswith(("linux", "zeek", "cloud")):
+        if self.source in _LINES or self.source.startswith(("zeek", "cloud")):
             return f"line {self.record}"
         return f"record {self.record}"
 
