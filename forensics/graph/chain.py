@@ -72,6 +72,23 @@ class Chain:
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
 
+    def frame(self) -> Any:
+        """The steps as a pandas DataFrame (a readable table in notebooks): time, host, actor,
+        action, object, count, ATT&CK techniques, detail and the first evidence row."""
+        import pandas as pd
+
+        def first(step: Step) -> str:
+            if not step.evidence:
+                return ""
+            e = step.evidence[0]
+            more = f" (+{len(step.evidence) - 1})" if len(step.evidence) > 1 else ""
+            return f"{(e['source_file'] or '').rsplit('/', 1)[-1]} #{e['source_record']}{more}"
+
+        rows = [(s.time, s.host, s.actor, s.action, s.object, s.count, ", ".join(s.techniques), s.text, first(s))
+                for s in self.steps]  # fmt: skip
+        columns = ["time", "host", "actor", "action", "object", "count", "techniques", "detail", "evidence"]
+        return pd.DataFrame(rows, columns=columns)
+
     def _repr_html_(self) -> str:
         """In a notebook: the chain drawn as SVG, each step's details and evidence on hover."""
         from forensics.graph.html import chain_svg

@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from forensics.case import Case
-from forensics.detect.attack import ATTACK_VERSION, TACTICS, tactic_name, technique_name
+from forensics.detect.attack import ATTACK_VERSION, TACTICS, tactic_name, tactics_of, technique_name
 from forensics.detect.findings import LEVELS
 from forensics.graph.chain import Chain, Step
 from forensics.graph.nodes import host_key
@@ -218,7 +218,9 @@ def _findings(case: Case, refs: References) -> tuple[list[FindingGroup], list[di
             _iso(dated[0]["datetime"]) if dated else "", _iso(dated[-1]["datetime"]) if dated else "",
             sorted({host_key(m["host_name"]) for m in members if m["host_name"]}),
             sorted({t for m in members for t in m["techniques"] or []}),
-            sorted({t for m in members for t in m["tactics"] or []}, key=_tactic_rank),
+            sorted({t for m in members for t in m["tactics"] or []}
+                   | {t for m in members for tech in m["techniques"] or [] for t in tactics_of(tech)},
+                   key=_tactic_rank),  # a YARA rule's or an indicator's techniques give tactics too
             Statement(members[0]["rule_title"] or rule, evidence, more), members[0]["dated_by"],
         ))  # fmt: skip
     out.sort(key=lambda g: (-LEVELS.index(g.level) if g.level in LEVELS else 1, g.first or "~", g.title))
@@ -327,7 +329,8 @@ def _tactics(groups: list[FindingGroup]) -> list[tuple[str, str, int, list[str]]
     for group in groups:
         for tactic in group.tactics:
             rules[tactic] += 1
-            techniques[tactic].update(group.techniques)
+            # a technique under the tactics ATT&CK puts it in (unknown ones under all the rule's)
+            techniques[tactic].update(t for t in group.techniques if tactic in (tactics_of(t) or group.tactics))
     return [(t, tactic_name(t), rules[t], sorted(techniques[t])) for t in TACTICS]
 
 

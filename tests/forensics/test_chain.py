@@ -227,3 +227,15 @@ def test_chain_from_one_finding_by_id_prefix(case: Case) -> None:
         json.loads((case.root / "chains" / "lsass.json").read_text())["point_of_interest"]["finding_id"]
         == finding
     )
+
+
+def test_chain_as_a_table(case: Case) -> None:
+    steps = case_chain(case, auto=True).frame()
+    assert len(steps) == 28 and list(steps.columns[:5]) == ["time", "host", "actor", "action", "object"]
+    first = steps.iloc[0]
+    assert (first.time, first.actor, first.action, first.object) == (
+        "2026-03-10T09:12:04.318000Z", "OUTLOOK.EXE", "created", "invoice.docm",
+    )  # fmt: skip
+    assert first.evidence == "Microsoft-Windows-Sysmon%4Operational.evtx #4286"
+    lsass = steps[steps.object == "lsass.exe"].iloc[0]
+    assert (lsass.actor, lsass.techniques) == ("rundll32.exe", "T1003.001")

@@ -72,6 +72,9 @@ def test_summary_states_the_root_cause_with_its_evidence(case: Case) -> None:
     counted = dict(case.sql("SELECT level, count(*) AS n FROM findings GROUP BY 1").itertuples(index=False))
     assert {lv: n for lv, n in report.levels.items() if n} == counted
     assert len(report.chain_rows) == 28 and sum(e.kind == "chain step" for e in report.events) == 28
+    tactics = {tactic: (rules, techniques) for tactic, _, rules, techniques in report.tactics}
+    assert tactics["initial-access"] == (1, ["T1566.001"])  # the dropper's YARA rule names its techniques
+    assert "T1003.001" in tactics["credential-access"][1]
 
 
 def test_scope_lists_every_evidence_item_with_its_hash(case: Case) -> None:
