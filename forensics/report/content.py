@@ -330,7 +330,9 @@ def _tactics(groups: list[FindingGroup]) -> list[tuple[str, str, int, list[str]]
         for tactic in group.tactics:
             rules[tactic] += 1
             # a technique under the tactics ATT&CK puts it in (unknown ones under all the rule's)
-            techniques[tactic].update(t for t in group.techniques if tactic in (tactics_of(t) or group.tactics))
+            techniques[tactic].update(
+                t for t in group.techniques if tactic in (tactics_of(t) or group.tactics)
+            )
     return [(t, tactic_name(t), rules[t], sorted(techniques[t])) for t in TACTICS]
 
 
