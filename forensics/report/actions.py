@@ -33,6 +33,11 @@ def _steps(report: Report, test: Callable[[Step], bool]) -> list[Step]:
     return [s for s in report.chain.steps if test(s)] if report.chain else []
 
 
+def _first_on(report: Report, host: str) -> list[Step]:
+    """The chain's first step on ``host`` (as a list, for ``_say``)."""
+    return _steps(report, lambda s: s.host == host)[:1]
+
+
 def _say(report: Report, text: str, steps: list[Step]) -> Statement:
     from forensics.report.content import Statement
 
@@ -51,7 +56,7 @@ def _containment(report: Report) -> Iterator[Statement]:
         if host.steps:
             yield _say(report, f"Isolate {host.name} from the network ({host.role}, {host.steps} chain steps "
                                f"from {host.first[:19]}Z); keep it powered for memory capture.",
-                       [s for s in report.chain.steps if s.host == host.name][:1])  # fmt: skip
+                       _first_on(report, host.name))  # fmt: skip
     remote = [
         a for a in (report.chain.impact.get("remote_addresses", []) if report.chain else []) if is_external(a)
     ]
@@ -106,7 +111,7 @@ def _recovery(report: Report) -> Iterator[Statement]:
         if host.steps:
             yield _say(report, f"Rebuild {host.name} from known-good media or a backup from before "
                                f"{host.first[:19]}Z, then patch and restore its data.",
-                       [s for s in report.chain.steps if s.host == host.name][:1])  # fmt: skip
+                       _first_on(report, host.name))  # fmt: skip
     sent = report.chain.impact.get("sent_out", []) if report.chain else []
     if sent:
         yield _say(report, f"Assess the data that left: {'; '.join(sent)}. Decide on notification (legal, "
