@@ -14,6 +14,7 @@ from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING
 
 from forensics.detect.beacons import is_external
+from forensics.detect.yara.results import ON_DISK
 from forensics.graph.chain import Step
 
 if TYPE_CHECKING:
@@ -155,12 +156,16 @@ def _lessons(report: Report) -> Iterator[Statement]:
         yield _say(
             report, "The attacker cleared a log: forward logs off the host as they are written.", cleared
         )
-    severe = [g for g in report.findings if g.level in ("critical", "high") and g.first]
+    severe = [
+        g for g in report.findings if g.level in ("critical", "high") and g.first and g.dated_by != ON_DISK
+    ]
     if severe and report.first_malicious:
         first = min(severe, key=lambda g: g.first)
-        yield _say(report, f"Detection: the first high finding ({first.title}) is at {first.first[:19]}Z, "
-                           f"the first malicious step at {report.first_malicious[:19]}Z; run these rules live.",
-                   [])  # fmt: skip
+        said = _say(report, f"Detection: the first high finding ({first.title}) is at {first.first[:19]}Z, "
+                            f"the first malicious step at {report.first_malicious[:19]}Z; run these rules live.",
+                    report.chain.steps[:1])  # fmt: skip
+        said.refs += first.evidence.refs[:1]
+        yield said
 
 
 def actions(report: Report) -> dict[str, list[Statement]]:

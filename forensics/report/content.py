@@ -19,6 +19,7 @@ from typing import Any
 from forensics.case import Case
 from forensics.detect.attack import ATTACK_VERSION, TACTICS, tactic_name, tactics_of, technique_name
 from forensics.detect.findings import LEVELS
+from forensics.detect.yara.results import ON_DISK
 from forensics.graph.chain import Chain, Step
 from forensics.graph.nodes import host_key
 from forensics.report.evidence import Ref, References
@@ -30,8 +31,6 @@ LIBRARIES = ("tracehound", "evtx", "python-evtx", "dissect.target", "dpkt", "pys
              "stix2", "duckdb", "pyarrow", "pandas", "networkx", "matplotlib", "jinja2")  # fmt: skip
 #: Key events: finding groups at least this severe (IOC and YARA hits always).
 KEY_LEVEL = "medium"
-#: A YARA hit on a loose file is dated by the file's time on the analysis machine, not by evidence.
-_UNDATED = "modification time on disk"
 
 
 @dataclass
@@ -262,7 +261,7 @@ def _key_events(chain: Chain | None, groups: list[FindingGroup], rows: list[dict
         if row["engine"] == "ioc" and row["indicator"] and row["datetime"] is not None:
             first_seen.setdefault(row["indicator"], row)
             counts[row["indicator"]] += 1
-        elif row["engine"] == "yara" and row["datetime"] is not None and row["dated_by"] != _UNDATED:
+        elif row["engine"] == "yara" and row["datetime"] is not None and row["dated_by"] != ON_DISK:
             text = f"YARA {row['rule_title'] or row['rule_id']} ({row['dated_by']})"
             events.append(Event(_iso(row["datetime"]), _host(row["host_name"]),
                                 "YARA", row["level"] or "", Statement(text, [refs.add(row)])))  # fmt: skip
@@ -370,7 +369,11 @@ def _summary(report: Report) -> list[Statement]:
     impact += (
         f"Data sent to outside addresses: {'; '.join(sent)}." if sent else "No data seen leaving the network."
     )
-    out.append(Statement(impact, [a.evidence.refs[0] for a in report.accounts if a.evidence.refs]))
+    addresses = [line.split(":", 1)[0] for line in sent]  # "198.51.100.23: 47,887 B over 46 connections"
+    carried = [next((s for s in steps if s.object == a or a in s.text), None) for a in addresses]
+    cited = [a.evidence.refs[0] for a in report.accounts if a.evidence.refs]
+    cited += [refs.cite(s.evidence, 1)[0][0] for s in carried if s is not None and s.evidence]
+    out.append(Statement(impact, list(dict.fromkeys(cited))))
     severe = [g for g in report.findings if g.level in ("critical", "high")]
     out.append(Statement(
         f"Findings by severity: {levels}"

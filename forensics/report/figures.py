@@ -21,6 +21,7 @@ import matplotlib.pyplot as plt
 
 from forensics.case import Case
 from forensics.detect.findings import LEVELS
+from forensics.detect.yara.results import ON_DISK
 from forensics.graph.chain import Chain
 from forensics.graph.figure import plain
 from forensics.graph.nodes import host_key
@@ -54,10 +55,10 @@ _SPAN = f"""
 SELECT quantile_disc(datetime, 0.01), quantile_disc(datetime, 0.99) FROM timeline_rows
 WHERE datetime BETWEEN TIMESTAMPTZ '{_SANE[0]}' AND TIMESTAMPTZ '{_SANE[1]}'
 """
-_MARKS = """
+_MARKS = f"""
 SELECT host_name, datetime, level FROM findings
 WHERE datetime BETWEEN ? AND ?
-  AND coalesce(matched['dated_by'], '') <> 'modification time on disk'
+  AND coalesce(matched['dated_by'], '') <> '{ON_DISK}'
 """
 
 

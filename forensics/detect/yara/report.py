@@ -30,7 +30,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from forensics.detect.findings import LEVELS, finding_id, findings_table, write_findings
-from forensics.detect.yara.results import ScanResult, YaraMatch, YaraWarning
+from forensics.detect.yara.results import ON_DISK, ScanResult, YaraMatch, YaraWarning
 from forensics.detect.yara.rules import _YARA_PYTHON, _YARA_X, RuleFile, compile_rules
 from forensics.detect.yara.scanner import DEFAULT_MAX_SIZE, DEFAULT_TIMEOUT, scan
 from forensics.detect.yara.targets import DiskImage, _abs
@@ -217,7 +217,7 @@ def _dates_and_hosts(
             dated_by = f"earliest {row['source']} row with this sha256"
             out.append((row["datetime"], row["timestamp_desc"], dated_by, host or row["host_name"]))
         elif match.mtime is not None:
-            out.append((match.mtime, "Modified", "modification time on disk", host))
+            out.append((match.mtime, "Modified", ON_DISK, host))
         else:
             out.append((None, "Event Recorded", "no time known", host))
     return out

@@ -19,6 +19,9 @@ MAX_OFFSETS = 10
 #: Bytes of a matched string's first match kept for display.
 MAX_DATA = 64
 
+#: ``dated_by`` of a loose file's match: its time on the analysis machine, not the evidence's.
+ON_DISK = "modification time on disk"
+
 
 @dataclass(frozen=True, slots=True)
 class YaraWarning:
