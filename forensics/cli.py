@@ -214,6 +214,10 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def _ingest(args: argparse.Namespace, err: Console) -> int:
+    if not args.defer_hash:
+        from forensics.integrity import hash_ahead
+
+        hash_ahead(args.evidence)  # while the case opens and the parsers import
     case = Case.open(args.case)
     options = Options(
         evtx_backend=args.evtx_backend, timezone=args.timezone, fs_timeline=args.fs_timeline,

@@ -9,7 +9,8 @@ afterwards with ``tracehound hash``. Evidence is only ever opened read-only.
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -17,7 +18,7 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:
     from forensics.case import Case
 
-__all__ = ["QUICK_BYTES", "HashResult", "hash_evidence", "quick_id", "sha256_file"]
+__all__ = ["QUICK_BYTES", "HashResult", "hash_ahead", "hash_evidence", "quick_id", "sha256_file"]
 
 #: Bytes read from each end of a file for its provisional id when hashing is deferred.
 QUICK_BYTES = 1 << 20
@@ -25,9 +26,39 @@ QUICK_BYTES = 1 << 20
 PROGRESS_BYTES = 64 << 20
 
 
+#: Hashes started by ``hash_ahead``, by (absolute path, size, modification time in ns).
+_AHEAD: dict[tuple[str, int, int], Future[str]] = {}
+
+
+def _key(path: Path) -> tuple[str, int, int]:
+    info = path.stat()
+    return str(path.absolute()), info.st_size, info.st_mtime_ns
+
+
+def hash_ahead(paths: Iterable[str | Path]) -> None:
+    """Start hashing the evidence files among ``paths`` (not folders) in a thread, now: hashlib
+    lets go of the interpreter, so the hash of a large capture or image overlaps the imports and
+    set-up before parsing (about a second for 1.3 GB) instead of preceding them. ``sha256_file``
+    takes the result; a file changed since is hashed again."""
+    files = [Path(p) for p in paths if Path(p).is_file()]
+    if not files:
+        return
+    pool = ThreadPoolExecutor(1, thread_name_prefix="hash-ahead")
+    for path in files:
+        _AHEAD[_key(path)] = pool.submit(_sha256, path)
+    pool.shutdown(wait=False)
+
+
 def sha256_file(path: Path, block: int = 1 << 20, done: Callable[[int], None] | None = None) -> str:
     """sha256 of a file, read in blocks (never loaded whole); ``done(bytes so far)`` is called
-    every 64 MiB, for progress on large images."""
+    every 64 MiB, for progress on large images. A hash ``hash_ahead`` started is waited for."""
+    ahead = _AHEAD.pop(_key(path), None) if _AHEAD else None
+    if ahead is not None:
+        return ahead.result()
+    return _sha256(path, block, done)
+
+
+def _sha256(path: Path, block: int = 1 << 20, done: Callable[[int], None] | None = None) -> str:
     digest = hashlib.sha256()
     read = 0
     with open(path, "rb") as fh:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import shutil
 from pathlib import Path
@@ -94,3 +95,18 @@ def test_quick_id_reads_both_ends(tmp_path: Path) -> None:
     b.write_bytes(body + b"y")  # same size, same start: only the tail differs
     assert quick_id(a) != quick_id(b)
     assert quick_id(a) == quick_id(a)
+
+
+def test_hash_ahead_gives_the_same_digest_and_a_changed_file_is_hashed_again(tmp_path: Path) -> None:
+    from forensics import integrity
+
+    path = tmp_path / "evidence.bin"
+    path.write_bytes(b"\x01" * 3_000_000)
+    integrity.hash_ahead([path, tmp_path])  # folders are left to the ingest
+    assert len(integrity._AHEAD) == 1
+    assert integrity.sha256_file(path) == hashlib.sha256(b"\x01" * 3_000_000).hexdigest()
+    assert integrity._AHEAD == {}  # taken
+    integrity.hash_ahead([path])
+    path.write_bytes(b"\x02" * 10)  # changed after the hash began: its key no longer matches
+    assert integrity.sha256_file(path) == hashlib.sha256(b"\x02" * 10).hexdigest()
+    integrity._AHEAD.clear()
