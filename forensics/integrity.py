@@ -10,8 +10,9 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Callable, Iterable
-from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -26,8 +27,9 @@ QUICK_BYTES = 1 << 20
 PROGRESS_BYTES = 64 << 20
 
 
-#: Hashes started by ``hash_ahead``, by (absolute path, size, modification time in ns).
-_AHEAD: dict[tuple[str, int, int], Future[str]] = {}
+#: Hashes started by ``hash_ahead``, by (absolute path, size, modification time in ns): the
+#: future digest and the bytes hashed so far.
+_AHEAD: dict[tuple[str, int, int], tuple[Future[str], list[int]]] = {}
 
 
 def _key(path: Path) -> tuple[str, int, int]:
@@ -45,7 +47,8 @@ def hash_ahead(paths: Iterable[str | Path]) -> None:
         return
     pool = ThreadPoolExecutor(1, thread_name_prefix="hash-ahead")
     for path in files:
-        _AHEAD[_key(path)] = pool.submit(_sha256, path)
+        read = [0]
+        _AHEAD[_key(path)] = (pool.submit(_sha256, path, done=partial(read.__setitem__, 0)), read)
     pool.shutdown(wait=False)
 
 
@@ -53,9 +56,12 @@ def sha256_file(path: Path, block: int = 1 << 20, done: Callable[[int], None] | 
     """sha256 of a file, read in blocks (never loaded whole); ``done(bytes so far)`` is called
     every 64 MiB, for progress on large images. A hash ``hash_ahead`` started is waited for."""
     ahead = _AHEAD.pop(_key(path), None) if _AHEAD else None
-    if ahead is not None:
-        return ahead.result()
-    return _sha256(path, block, done)
+    if ahead is None:
+        return _sha256(path, block, done)
+    future, read = ahead
+    while done is not None and not wait([future], timeout=0.5).done:
+        done(read[0])  # progress of the hash in the background
+    return future.result()
 
 
 def _sha256(path: Path, block: int = 1 << 20, done: Callable[[int], None] | None = None) -> str:
