@@ -38,17 +38,17 @@ def _draw(chain: Chain, path: Path | BinaryIO, title: str | None, format: str | 
     steps = chain.steps
     lane = lanes(steps)
     hosts = list(lane)
-    width = max(8.0, 0.55 * len(steps) + 3)
-    fig, ax = plt.subplots(figsize=(width, 1.6 + 1.3 * len(hosts)))
+    width = max(8.0, 0.7 * len(steps) + 3)
+    fig, ax = plt.subplots(figsize=(width, 1.6 + 1.8 * len(hosts)))
     xs = list(range(len(steps)))
     for x, step in zip(xs, steps, strict=True):
         y = lane[step.host]
         colour = COLOURS.get(step.action, "#7f7f7f")
         ax.scatter([x], [y], s=60 + 8 * min(step.count, 20), color=colour, zorder=3)
         count = f" x{step.count}" if step.count > 1 else ""
-        label = plain(f"{step.actor}\n{step.action} {step.object[:38]}{count}")
-        ax.annotate(label, (x, y), xytext=(0, 12 if x % 2 else -26), textcoords="offset points",
-                    ha="center", fontsize=6.5, rotation=0)  # fmt: skip
+        label = plain(f"{step.actor[:24]}\n{step.action} {step.object[:28]}{count}")
+        ax.annotate(label, (x, y), xytext=(0, _STAGGER[x % len(_STAGGER)]), textcoords="offset points",
+                    ha="center", va="center", fontsize=6.5, rotation=0)  # fmt: skip
     for (x1, a), (x2, b) in links(steps):
         ax.annotate("", (x2, lane[b.host]), (x1, lane[a.host]),
                     arrowprops={"arrowstyle": "->", "color": "#999999", "lw": 0.8}, zorder=1)  # fmt: skip
@@ -70,6 +70,11 @@ def _draw(chain: Chain, path: Path | BinaryIO, title: str | None, format: str | 
     fig.savefig(path, dpi=150, format=format, **({"metadata": {"Date": None}} if format == "svg" else {}))
     plt.close(fig)
     return path
+
+
+#: Label offsets (points) of consecutive steps, above and below their lane in turn, two rows
+#: deep: neighbouring steps' labels do not overlap.
+_STAGGER = (16, -16, 36, -36)
 
 
 def plain(text: str) -> str:
