@@ -30,6 +30,7 @@ from forensics.graph.build import describe
 from forensics.graph.edges import Edge
 from forensics.graph.nodes import MEETING_KINDS
 from forensics.graph.trace import BENIGN_PARENTS, NOT_CAUSES, backward, forward
+from forensics.timeutil import iso_z
 
 __all__ = ["Chain", "Step", "chain_from", "merge"]
 
@@ -72,6 +73,20 @@ class Chain:
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
 
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Chain:
+        """The chain ``to_dict`` gave (as ``chains/<name>.json`` stores it)."""
+        root = Step(**data["root_cause"]) if data.get("root_cause") else None
+        steps = [Step(**step) for step in data["steps"]]
+        return cls(
+            data["point_of_interest"],
+            root,
+            steps,
+            data["impact"],
+            data.get("answer", ""),
+            data.get("clock", []),
+        )
+
     def frame(self) -> Any:
         """The steps as a pandas DataFrame (a readable table in notebooks): time, host, actor,
         action, object, count, ATT&CK techniques, detail and the first evidence row."""
@@ -97,7 +112,7 @@ class Chain:
 
 
 def _iso(us: int) -> str:
-    return datetime.fromtimestamp(us / 1_000_000, UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    return iso_z(datetime.fromtimestamp(us / 1_000_000, UTC))
 
 
 def _label(graph: nx.MultiDiGraph, node: str) -> str:

@@ -66,12 +66,11 @@ def summary_lines(report: Report) -> list[str]:
     """Three lines for a terminal: root cause, hosts affected, findings by level."""
     chain = report.chain
     root = chain.root_cause if chain else None
-    levels = ", ".join(f"{n} {level}" for level, n in report.levels.items() if n) or "none"
     return [
         f"root cause:     {root.time[:19]}Z {root.host} {root.actor} {root.action} {root.object}"
         if root
         else f"root cause:     not found ({chain.answer if chain else 'no finding to start from'})",
         "hosts affected: "
         + (", ".join(f"{h.name} ({h.role})" for h in report.hosts if h.steps) or "none in a chain"),
-        f"findings:       {levels}",
+        f"findings:       {report.levels_text()}",
     ]

@@ -18,7 +18,7 @@ from forensics.detect.yara.results import ON_DISK
 from forensics.graph.chain import Step
 
 if TYPE_CHECKING:
-    from forensics.report.content import Report, Statement
+    from forensics.report.content import Affected, Report, Statement
 
 __all__ = ["PHASES", "actions"]
 
@@ -52,12 +52,17 @@ def _techniques(report: Report) -> set[str]:
     return found
 
 
-def _containment(report: Report) -> Iterator[Statement]:
+def _chain_hosts(report: Report) -> Iterator[tuple[Affected, list[Step]]]:
+    """The hosts the chain has steps on, each with its first step (to cite)."""
     for host in report.hosts:
         if host.steps:
-            yield _say(report, f"Isolate {host.name} from the network ({host.role}, {host.steps} chain steps "
-                               f"from {host.first[:19]}Z); keep it powered for memory capture.",
-                       _first_on(report, host.name))  # fmt: skip
+            yield host, _first_on(report, host.name)
+
+
+def _containment(report: Report) -> Iterator[Statement]:
+    for host, first in _chain_hosts(report):
+        yield _say(report, f"Isolate {host.name} from the network ({host.role}, {host.steps} chain steps "
+                           f"from {host.first[:19]}Z); keep it powered for memory capture.", first)  # fmt: skip
     remote = [
         a for a in (report.chain.impact.get("remote_addresses", []) if report.chain else []) if is_external(a)
     ]
@@ -108,11 +113,9 @@ def _eradication(report: Report) -> Iterator[Statement]:
 
 
 def _recovery(report: Report) -> Iterator[Statement]:
-    for host in report.hosts:
-        if host.steps:
-            yield _say(report, f"Rebuild {host.name} from known-good media or a backup from before "
-                               f"{host.first[:19]}Z, then patch and restore its data.",
-                       _first_on(report, host.name))  # fmt: skip
+    for host, first in _chain_hosts(report):
+        yield _say(report, f"Rebuild {host.name} from known-good media or a backup from before "
+                           f"{host.first[:19]}Z, then patch and restore its data.", first)  # fmt: skip
     sent = report.chain.impact.get("sent_out", []) if report.chain else []
     if sent:
         yield _say(report, f"Assess the data that left: {'; '.join(sent)}. Decide on notification (legal, "
@@ -159,10 +162,10 @@ def _lessons(report: Report) -> Iterator[Statement]:
     severe = [
         g for g in report.findings if g.level in ("critical", "high") and g.first and g.dated_by != ON_DISK
     ]
-    if severe and report.first_malicious:
+    if severe and report.chain and report.chain.steps:
         first = min(severe, key=lambda g: g.first)
         said = _say(report, f"Detection: the first high finding ({first.title}) is at {first.first[:19]}Z, "
-                            f"the first malicious step at {report.first_malicious[:19]}Z; run these rules live.",
+                            f"the first malicious step at {report.chain.steps[0].time[:19]}Z; run these rules live.",
                     report.chain.steps[:1])  # fmt: skip
         said.refs += first.evidence.refs[:1]
         yield said

@@ -14,7 +14,6 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
-from typing import Any
 
 from forensics.case import Case
 from forensics.detect.attack import ATTACK_VERSION, TACTICS, tactic_name, tactics_of, technique_name
@@ -23,6 +22,7 @@ from forensics.detect.yara.results import ON_DISK
 from forensics.graph.chain import Chain, Step
 from forensics.graph.nodes import host_key
 from forensics.report.evidence import Ref, References
+from forensics.timeutil import iso_z
 
 __all__ = ["Report", "Statement", "gather"]
 
@@ -136,20 +136,20 @@ class Report:
     accounts: list[Affected]
     actions: dict[str, list[Statement]]
     tactics: list[tuple[str, str, int, list[str]]]  # tactic, name, rules, techniques
-    rules: list[dict[str, Any]]
     libraries: dict[str, str]
     warnings: dict[str, int]
     references: References
-    first_malicious: str = ""
-    last_malicious: str = ""
+
+    def levels_text(self) -> str:
+        """``5 high, 825 medium, ...``: the findings by level, most severe first."""
+        return ", ".join(f"{n} {level}" for level, n in self.levels.items() if n) or "none"
 
 
-def _iso(value: Any) -> str:
-    if value is None:
-        return ""
-    if isinstance(value, str):
-        return value
-    return value.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+def _iso(value: datetime | str | None) -> str:
+    """A time from the case as the report writes it (``iso_z``); empty when there is none."""
+    if value is None or isinstance(value, str):
+        return value or ""
+    return iso_z(value.astimezone(UTC))
 
 
 def _version(name: str) -> str:
@@ -168,11 +168,7 @@ def load_chain(case: Case, name: str = "latest") -> Chain | None:
     if stored.exists():
         import orjson
 
-        data = orjson.loads(stored.read_bytes())
-        root = Step(**data["root_cause"]) if data.get("root_cause") else None
-        steps = [Step(**s) for s in data["steps"]]
-        return Chain(data["point_of_interest"], root, steps, data["impact"], data.get("answer", ""),
-                     data.get("clock", []))  # fmt: skip
+        return Chain.from_dict(orjson.loads(stored.read_bytes()))
     try:
         return case.chain(auto=True, name=name)
     except ChainError:
@@ -195,35 +191,63 @@ def _evidence(case: Case) -> list[EvidenceItem]:
     return items
 
 
-_FINDINGS = """
-SELECT engine, rule_id, rule_title, level, status, tactics, techniques, datetime, host_name, source,
-       source_file, source_record, coalesce(evidence_id, matched['sha256']) AS evidence_id,
-       coalesce(matched['dated_by'], '') AS dated_by, coalesce(matched['indicator'], '') AS indicator
-FROM findings ORDER BY datetime NULLS LAST, source_file, source_record
+#: A finding's evidence row, as ``References.add`` takes it.
+_ROW = (
+    "struct_pack(source := source, source_file := source_file, source_record := source_record, "
+    "evidence_id := coalesce(evidence_id, map_extract(matched, 'sha256')[1]), datetime := datetime)"
+)
+_IN_ORDER = "ORDER BY datetime NULLS LAST, source_file, source_record"
+#: The findings grouped by rule: counts, span, hosts, ATT&CK, and the first rows to cite.
+_GROUPS = f"""
+SELECT coalesce(level, 'informational') AS level, engine, rule_id, first(rule_title {_IN_ORDER}) AS title,
+       first(status {_IN_ORDER}) AS status, count(*) AS hits, min(datetime) AS first, max(datetime) AS last,
+       coalesce(list(DISTINCT host_name) FILTER (WHERE host_name IS NOT NULL), []) AS hosts,
+       list_distinct(flatten(list(coalesce(techniques, [])))) AS techniques,
+       list_distinct(flatten(list(coalesce(tactics, [])))) AS tactics,
+       coalesce(first(map_extract(matched, 'dated_by')[1] {_IN_ORDER}), '') AS dated_by,
+       list({_ROW} {_IN_ORDER})[1:{{cited}}] AS rows
+FROM findings GROUP BY ALL ORDER BY min(datetime) NULLS LAST, engine, rule_id
 """
+#: Findings per host and level (a rule that fired on two hosts counts on each its own hits).
+_BY_HOST = "SELECT host_name, level, count(*) AS n FROM findings WHERE host_name IS NOT NULL GROUP BY ALL"
+#: The first sighting of each indicator value, and its hits.
+_SIGHTINGS = f"""
+SELECT map_extract(matched, 'indicator')[1] AS indicator, count(*) AS hits,
+       first({_ROW} {_IN_ORDER}) AS row, first(host_name {_IN_ORDER}) AS host_name,
+       first(level {_IN_ORDER}) AS level
+FROM findings
+WHERE engine = 'ioc' AND datetime IS NOT NULL AND map_extract(matched, 'indicator')[1] IS NOT NULL
+GROUP BY 1
+"""
+#: YARA hits dated by the evidence (not by a loose file's time on the analysis machine).
+_YARA = f"""
+SELECT rule_id, rule_title, level, host_name, map_extract(matched, 'dated_by')[1] AS dated_by, {_ROW} AS row
+FROM findings
+WHERE engine = 'yara' AND datetime IS NOT NULL AND coalesce(map_extract(matched, 'dated_by')[1], '') <> '{ON_DISK}'
+"""
+#: Evidence rows cited per finding rule; the rest are counted.
+CITED = 3
 
 
-def _findings(case: Case, refs: References) -> tuple[list[FindingGroup], list[dict[str, Any]]]:
-    rows = case.arrow(_FINDINGS).to_pylist()
-    groups: dict[tuple[str, str, str], list[dict[str, Any]]] = defaultdict(list)
-    for row in rows:
-        groups[(row["level"] or "informational", row["engine"], row["rule_id"])].append(row)
+def _findings(case: Case, refs: References) -> list[FindingGroup]:
+    """The case's findings grouped by rule (in SQL: a case can hold millions), most severe first."""
     out = []
-    for (level, engine, rule), members in groups.items():
-        dated = [m for m in members if m["datetime"] is not None]
-        evidence, more = refs.cite(members)
+    for g in case.arrow(_GROUPS.format(cited=CITED)).to_pylist():
+        techniques = sorted(g["techniques"])
+        # a YARA rule's or an indicator's techniques give tactics too
+        tactics = sorted(
+            set(g["tactics"]) | {t for tech in techniques for t in tactics_of(tech)}, key=_tactic_rank
+        )
+        cited = [refs.add(row) for row in g["rows"]]
         out.append(FindingGroup(
-            level, engine, rule, members[0]["rule_title"] or rule, members[0]["status"] or "", len(members),
-            _iso(dated[0]["datetime"]) if dated else "", _iso(dated[-1]["datetime"]) if dated else "",
-            sorted({host_key(m["host_name"]) for m in members if m["host_name"]}),
-            sorted({t for m in members for t in m["techniques"] or []}),
-            sorted({t for m in members for t in m["tactics"] or []}
-                   | {t for m in members for tech in m["techniques"] or [] for t in tactics_of(tech)},
-                   key=_tactic_rank),  # a YARA rule's or an indicator's techniques give tactics too
-            Statement(members[0]["rule_title"] or rule, evidence, more), members[0]["dated_by"],
+            g["level"], g["engine"], g["rule_id"], g["title"] or g["rule_id"], g["status"] or "", g["hits"],
+            _iso(g["first"]), _iso(g["last"]), sorted({host_key(h) for h in g["hosts"]}), techniques, tactics,
+            Statement(g["title"] or g["rule_id"], cited, g["hits"] - len(cited)), g["dated_by"],
         ))  # fmt: skip
-    out.sort(key=lambda g: (-LEVELS.index(g.level) if g.level in LEVELS else 1, g.first or "~", g.title))
-    return out, rows
+    out.sort(
+        key=lambda g: (-LEVELS.index(g.level) if g.level in LEVELS else 1, g.first or "~", g.title, g.rule_id)
+    )
+    return out
 
 
 def _host(name: str | None) -> str:
@@ -235,12 +259,13 @@ def _tactic_rank(tactic: str) -> int:
     return TACTICS.index(tactic) if tactic in TACTICS else len(TACTICS)
 
 
-def _key_events(chain: Chain | None, groups: list[FindingGroup], rows: list[dict[str, Any]],
-                refs: References) -> list[Event]:  # fmt: skip
+def _key_events(
+    case: Case, rows: list[ChainRow], groups: list[FindingGroup], refs: References
+) -> list[Event]:
     """Chain steps, the first hit of each finding rule at least ``KEY_LEVEL``, the first sighting of
     each indicator value and every YARA hit dated by evidence: in time order."""
     events = []
-    for row in chain_rows(chain, refs) if chain else []:
+    for row in rows:
         step = row.step
         times = f" ({step.count} times)" if step.count > 1 else ""
         text = f"{step.actor} {step.action} {step.object}{times}"
@@ -252,23 +277,16 @@ def _key_events(chain: Chain | None, groups: list[FindingGroup], rows: list[dict
         text = f"{group.title}" + (
             f" ({group.count} hits, last {group.last[:19]}Z)" if group.count > 1 else ""
         )
-        host = ", ".join(group.hosts)
-        events.append(Event(group.first, host, group.engine.capitalize(), group.level,
+        events.append(Event(group.first, ", ".join(group.hosts), group.engine.capitalize(), group.level,
                             Statement(text, group.evidence.refs[:1], group.count - 1)))  # fmt: skip
-    first_seen: dict[str, dict[str, Any]] = {}
-    counts: Counter[str] = Counter()
-    for row in rows:
-        if row["engine"] == "ioc" and row["indicator"] and row["datetime"] is not None:
-            first_seen.setdefault(row["indicator"], row)
-            counts[row["indicator"]] += 1
-        elif row["engine"] == "yara" and row["datetime"] is not None and row["dated_by"] != ON_DISK:
-            text = f"YARA {row['rule_title'] or row['rule_id']} ({row['dated_by']})"
-            events.append(Event(_iso(row["datetime"]), _host(row["host_name"]),
-                                "YARA", row["level"] or "", Statement(text, [refs.add(row)])))  # fmt: skip
-    for value, row in first_seen.items():
-        text = f"indicator {value} first seen ({counts[value]} hits in all)"
-        events.append(Event(_iso(row["datetime"]), _host(row["host_name"]), "IOC", row["level"] or "",
-                            Statement(text, [refs.add(row)])))  # fmt: skip
+    for hit in case.arrow(_YARA).to_pylist():
+        text = f"YARA {hit['rule_title'] or hit['rule_id']} ({hit['dated_by']})"
+        events.append(Event(_iso(hit["row"]["datetime"]), _host(hit["host_name"]), "YARA", hit["level"] or "",
+                            Statement(text, [refs.add(hit["row"])])))  # fmt: skip
+    for seen in case.arrow(_SIGHTINGS).to_pylist():
+        text = f"indicator {seen['indicator']} first seen ({seen['hits']} hits in all)"
+        events.append(Event(_iso(seen["row"]["datetime"]), _host(seen["host_name"]), "IOC", seen["level"] or "",
+                            Statement(text, [refs.add(seen["row"])])))  # fmt: skip
     return sorted(events, key=lambda e: (e.time, e.kind != "chain step"))
 
 
@@ -281,9 +299,7 @@ def chain_rows(chain: Chain, refs: References) -> list[ChainRow]:
     return out
 
 
-def _affected(
-    chain: Chain | None, groups: list[FindingGroup], refs: References
-) -> tuple[list[Affected], list[Affected]]:
+def _affected(case: Case, chain: Chain | None, refs: References) -> tuple[list[Affected], list[Affected]]:
     """Hosts with chain steps or findings of at least ``KEY_LEVEL``; accounts of the chain."""
     steps_by_host: dict[str, list[Step]] = defaultdict(list)
     for step in chain.steps if chain else []:
@@ -292,9 +308,8 @@ def _affected(
     root_host = chain.root_cause.host if chain and chain.root_cause else ""
     floor = LEVELS.index(KEY_LEVEL)
     by_host: dict[str, Counter[str]] = defaultdict(Counter)
-    for group in groups:
-        for host in group.hosts:
-            by_host[host][group.level] += group.count
+    for row in case.arrow(_BY_HOST).to_pylist():
+        by_host[host_key(row["host_name"])][row["level"] or "informational"] += row["n"]
     names = set(steps_by_host) | {h for h, c in by_host.items() if any(LEVELS.index(lv) >= floor for lv in c)}
     hosts = []
     for name in sorted(names):
@@ -339,7 +354,7 @@ def _summary(report: Report) -> list[Statement]:
     """The executive summary: what happened, when, impact, the root cause in two sentences."""
     chain, refs = report.chain, report.references
     out = []
-    levels = ", ".join(f"{n} {lv}" for lv, n in report.levels.items() if n) or "none"
+    levels = report.levels_text()
     if chain is None or chain.root_cause is None:
         answer = chain.answer if chain else "the case has no finding to start an attack chain from"
         out.append(Statement(f"No attack chain was reconstructed: {answer}."))
@@ -396,12 +411,12 @@ def gather(
     refs = References({e.sha256: e.name for e in evidence if e.sha256})
     chain = chain if chain is not None else load_chain(case, chain_name)
     rows = chain_rows(chain, refs) if chain else []
-    groups, finding_rows = _findings(case, refs)
+    groups = _findings(case, refs)
     levels = {lv: sum(g.count for g in groups if g.level == lv) for lv in reversed(LEVELS)}
     seen = seen_indicators(case)
     indicators = [Indicator(s["kind"], s["value"], s["hits"], _iso(s["first"]), _iso(s["last"]),
                             sorted({host_key(h) for h in s["hosts"]}), s["sources"]) for s in seen]  # fmt: skip
-    hosts, accounts = _affected(chain, groups, refs)
+    hosts, accounts = _affected(case, chain, refs)
     warnings = {
         r["parser"]: r["n"]
         for r in case.arrow(
@@ -416,7 +431,7 @@ def gather(
         attack_version=str(ATTACK_VERSION),
         summary=[],
         evidence=evidence,
-        events=_key_events(chain, groups, finding_rows, refs),
+        events=_key_events(case, rows, groups, refs),
         chain=chain,
         chain_rows=rows,
         findings=groups,
@@ -427,23 +442,10 @@ def gather(
         accounts=accounts,
         actions={},
         tactics=_tactics(groups),
-        rules=[
-            {
-                "engine": g.engine,
-                "rule_id": g.rule_id,
-                "title": g.title,
-                "status": g.status,
-                "level": g.level,
-                "hits": g.count,
-            }
-            for g in sorted(groups, key=lambda g: (g.engine, g.rule_id))
-        ],
         libraries={**{name: _version(name) for name in LIBRARIES}, "python": platform.python_version()},
         warnings=warnings,
         references=refs,
     )
-    if chain and chain.steps:
-        report.first_malicious, report.last_malicious = chain.steps[0].time, chain.steps[-1].time
     report.summary = _summary(report)
     report.actions = actions(report)
     return report

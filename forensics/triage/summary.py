@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from forensics.case import Case
+from forensics.timeutil import iso_z
 
 __all__ = ["IOC_WEIGHT", "LEVEL_WEIGHTS", "YARA_WEIGHT", "score", "summarise"]
 
@@ -32,7 +33,7 @@ def score(findings: dict[str, int], ioc_hits: int, yara_hits: int) -> float:
 
 
 def _iso(value: Any) -> str | None:
-    return value.strftime("%Y-%m-%dT%H:%M:%S.%fZ") if value is not None else None
+    return iso_z(value) if value is not None else None
 
 
 def summarise(case: Case, item: str) -> dict[str, Any]:

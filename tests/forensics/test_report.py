@@ -72,6 +72,9 @@ def test_summary_states_the_root_cause_with_its_evidence(case: Case) -> None:
     counted = dict(case.sql("SELECT level, count(*) AS n FROM findings GROUP BY 1").itertuples(index=False))
     assert {lv: n for lv, n in report.levels.items() if n} == counted
     assert len(report.chain_rows) == 28 and sum(e.kind == "chain step" for e in report.events) == 28
+    per_host = case.sql("SELECT lower(split_part(host_name, '.', 1)) AS host, count(*) AS n FROM findings "
+                        "WHERE host_name IS NOT NULL GROUP BY 1")  # fmt: skip
+    assert {h.name: sum(h.findings.values()) for h in report.hosts} == dict(per_host.itertuples(index=False))
     tactics = {tactic: (rules, techniques) for tactic, _, rules, techniques in report.tactics}
     assert tactics["initial-access"] == (1, ["T1566.001"])  # the dropper's YARA rule names its techniques
     assert "T1003.001" in tactics["credential-access"][1]
