@@ -388,20 +388,13 @@ def decode_dpkt(linktype: int, data: bytes, ts_ns: int, defrag: Defragmenter) ->
 
 
 def _checksum_ok(ip: Any, segment: bytes) -> bool | None:
-    """Whether a TCP/UDP checksum is right, with the pseudo-header of RFC 793 / RFC 8200 8.1.
-    The one's-complement sum of 16-bit words is the big-endian integer of the bytes modulo
-    0xFFFF (2**16 = 1 modulo 0xFFFF), so a right checksum makes it 0, in C speed. None when
-    the segment is cut short by the snap length (its checksum cannot be checked)."""
+    """``sum_ok`` for dpkt's path: the segment re-packed from dpkt's objects, under the
+    pseudo-header of RFC 793 / RFC 8200 8.1. None when the segment is cut short by the snap
+    length (its checksum cannot be checked)."""
     expected = ip.len - ip.hl * 4 if isinstance(ip, dpkt.ip.IP) else ip.plen
     if len(segment) != expected:
         return None
-    if len(segment) % 2:
-        segment += b"\x00"
-    if isinstance(ip, dpkt.ip6.IP6):
-        pseudo = ip.src + ip.dst + expected.to_bytes(4, "big") + ip.p.to_bytes(4, "big")
-    else:
-        pseudo = ip.src + ip.dst + ip.p.to_bytes(2, "big") + expected.to_bytes(2, "big")
-    return int.from_bytes(pseudo + segment, "big") % 0xFFFF == 0
+    return sum_ok(segment, 0, expected, ip.src, ip.dst, ip.p, expected)
 
 
 def _transport(proto: int, data: bytes) -> Any:
